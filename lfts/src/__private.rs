@@ -1,0 +1,282 @@
+//! Helpers that generated code calls. Not public API: names and signatures change freely.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, OnceLock};
+
+pub use serde;
+pub use serde_json;
+
+use crate::schema::{Pattern, Refinement};
+use crate::validate::refine::{self, View};
+use crate::validate::{Path, ValidationErrors};
+
+pub use crate::schema::{
+    DUnion, Defs, Literal, Metadata, Node, NumberKind, Object, Property, Tagging, Variant,
+};
+
+/// Values whose string a string refinement (`email`, `min_len`, `pattern`…) constrains.
+#[diagnostic::on_unimplemented(
+    message = "a string refinement (email, url, uuid, pattern, min_len, max_len) needs a string, not `{Self}`",
+    label = "not a string"
+)]
+pub trait RefineStr {
+    /// The string, or `None` when there is nothing to check (an absent `Option`).
+    fn refine_str(&self) -> Option<&str>;
+}
+
+/// Values whose number a numeric refinement (`min`, `max`, `positive`…) constrains.
+#[diagnostic::on_unimplemented(
+    message = "a numeric refinement (min, max, positive, negative, integer) needs a number, not `{Self}`",
+    label = "not a number"
+)]
+pub trait RefineNum {
+    /// The number as `f64`, or `None` when there is nothing to check.
+    fn refine_num(&self) -> Option<f64>;
+}
+
+/// Values whose item count an items refinement (`min_items`, `max_items`) constrains.
+#[diagnostic::on_unimplemented(
+    message = "an items refinement (min_items, max_items) needs a collection, not `{Self}`",
+    label = "not a collection"
+)]
+pub trait RefineItems {
+    /// The number of items, or `None` when there is nothing to check.
+    fn refine_items(&self) -> Option<usize>;
+}
+
+/// Values `non_empty` applies to: strings and collections.
+#[diagnostic::on_unimplemented(
+    message = "`non_empty` needs a string or a collection, not `{Self}`",
+    label = "neither a string nor a collection"
+)]
+pub trait RefineNonEmpty {
+    /// The view `non_empty` looks at.
+    fn refine_view(&self) -> Option<View<'_>>;
+}
+
+impl RefineStr for str {
+    fn refine_str(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+impl RefineStr for String {
+    fn refine_str(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+impl RefineStr for Cow<'_, str> {
+    fn refine_str(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+impl RefineNonEmpty for str {
+    fn refine_view(&self) -> Option<View<'_>> {
+        Some(View::Str(self))
+    }
+}
+impl RefineNonEmpty for String {
+    fn refine_view(&self) -> Option<View<'_>> {
+        Some(View::Str(self))
+    }
+}
+
+macro_rules! num {
+    ($($t:ty),*) => {$(
+        impl RefineNum for $t {
+            #[allow(clippy::cast_lossless, clippy::cast_precision_loss)]
+            fn refine_num(&self) -> Option<f64> {
+                Some(*self as f64)
+            }
+        }
+    )*};
+}
+num!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64);
+
+macro_rules! items {
+    ($($t:ty => [$($g:tt)*]),*) => {$(
+        impl<$($g)*> RefineItems for $t {
+            fn refine_items(&self) -> Option<usize> {
+                Some(self.len())
+            }
+        }
+        impl<$($g)*> RefineNonEmpty for $t {
+            fn refine_view(&self) -> Option<View<'_>> {
+                Some(View::Items(self.len()))
+            }
+        }
+    )*};
+}
+items! {
+    Vec<T> => [T], [T] => [T], VecDeque<T> => [T], BTreeSet<T> => [T],
+    HashSet<T, S> => [T, S], HashMap<K, V, S> => [K, V, S], BTreeMap<K, V> => [K, V]
+}
+
+macro_rules! forward {
+    ($($w:ident),*) => {$(
+        impl<T: RefineStr + ?Sized> RefineStr for $w<T> {
+            fn refine_str(&self) -> Option<&str> {
+                (**self).refine_str()
+            }
+        }
+        impl<T: RefineNum + ?Sized> RefineNum for $w<T> {
+            fn refine_num(&self) -> Option<f64> {
+                (**self).refine_num()
+            }
+        }
+        impl<T: RefineItems + ?Sized> RefineItems for $w<T> {
+            fn refine_items(&self) -> Option<usize> {
+                (**self).refine_items()
+            }
+        }
+        impl<T: RefineNonEmpty + ?Sized> RefineNonEmpty for $w<T> {
+            fn refine_view(&self) -> Option<View<'_>> {
+                (**self).refine_view()
+            }
+        }
+    )*};
+}
+forward!(Box, Arc);
+
+impl<T: RefineStr> RefineStr for Option<T> {
+    fn refine_str(&self) -> Option<&str> {
+        self.as_ref().and_then(T::refine_str)
+    }
+}
+impl<T: RefineNum> RefineNum for Option<T> {
+    fn refine_num(&self) -> Option<f64> {
+        self.as_ref().and_then(T::refine_num)
+    }
+}
+impl<T: RefineItems> RefineItems for Option<T> {
+    fn refine_items(&self) -> Option<usize> {
+        self.as_ref().and_then(T::refine_items)
+    }
+}
+impl<T: RefineNonEmpty> RefineNonEmpty for Option<T> {
+    fn refine_view(&self) -> Option<View<'_>> {
+        self.as_ref().and_then(T::refine_view)
+    }
+}
+
+fn report(r: &Refinement, view: View<'_>, errors: &mut ValidationErrors, path: &Path) {
+    if let Some(f) = refine::check(r, view) {
+        errors.add(path, f.expected, f.found, f.message);
+    }
+}
+
+/// Checks a string refinement on a typed value.
+#[inline]
+pub fn refine_str<T: RefineStr + ?Sized>(
+    value: &T,
+    r: &Refinement,
+    errors: &mut ValidationErrors,
+    path: &Path,
+) {
+    if let Some(s) = value.refine_str() {
+        report(r, View::Str(s), errors, path);
+    }
+}
+
+/// Checks a numeric refinement on a typed value.
+#[inline]
+pub fn refine_num<T: RefineNum + ?Sized>(
+    value: &T,
+    r: &Refinement,
+    errors: &mut ValidationErrors,
+    path: &Path,
+) {
+    if let Some(x) = value.refine_num() {
+        report(r, View::Num(x), errors, path);
+    }
+}
+
+/// Checks an items refinement on a typed value.
+#[inline]
+pub fn refine_items<T: RefineItems + ?Sized>(
+    value: &T,
+    r: &Refinement,
+    errors: &mut ValidationErrors,
+    path: &Path,
+) {
+    if let Some(n) = value.refine_items() {
+        report(r, View::Items(n), errors, path);
+    }
+}
+
+/// Checks `non_empty` on a typed value.
+#[inline]
+pub fn refine_non_empty<T: RefineNonEmpty + ?Sized>(
+    value: &T,
+    errors: &mut ValidationErrors,
+    path: &Path,
+) {
+    if let Some(v) = value.refine_view() {
+        report(&Refinement::NonEmpty, v, errors, path);
+    }
+}
+
+/// A `pattern` refinement compiled on first use. The derive checks the regex at compile
+/// time, so compiling it here succeeds for derived schemas.
+pub struct LazyRefinement {
+    source: &'static str,
+    cell: OnceLock<Option<Refinement>>,
+}
+
+impl LazyRefinement {
+    /// A pattern refinement for `source`, not yet compiled.
+    pub const fn pattern(source: &'static str) -> LazyRefinement {
+        LazyRefinement {
+            source,
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// The compiled refinement; `None` only for a pattern the derive would have refused.
+    pub fn get(&self) -> Option<&Refinement> {
+        self.cell
+            .get_or_init(|| Pattern::new(self.source).ok().map(Refinement::Pattern))
+            .as_ref()
+    }
+}
+
+/// Checks a lazily compiled `pattern` refinement on a typed value.
+#[inline]
+pub fn refine_pattern<T: RefineStr + ?Sized>(
+    value: &T,
+    lazy: &LazyRefinement,
+    errors: &mut ValidationErrors,
+    path: &Path,
+) {
+    if let Some(r) = lazy.get() {
+        refine_str(value, r, errors, path);
+    }
+}
+
+/// The schema node of a `pattern` refinement over `node`.
+pub fn refine_pattern_node(node: Node, lazy: &LazyRefinement) -> Node {
+    match lazy.get() {
+        Some(r) => node.refine_inner(r.clone()),
+        None => node,
+    }
+}
+
+/// Enters a field, runs `f`, leaves it.
+#[inline]
+pub fn at_key(
+    path: &mut Path,
+    key: &'static str,
+    f: impl FnOnce(&mut Path),
+) {
+    path.push_key(key);
+    f(path);
+    path.pop();
+}
+
+/// Enters an index, runs `f`, leaves it.
+#[inline]
+pub fn at_index(path: &mut Path, index: usize, f: impl FnOnce(&mut Path)) {
+    path.push_index(index);
+    f(path);
+    path.pop();
+}
