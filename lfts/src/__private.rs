@@ -280,3 +280,106 @@ pub fn at_index(path: &mut Path, index: usize, f: impl FnOnce(&mut Path)) {
     f(path);
     path.pop();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Schema builders for derived `describe` bodies.
+
+/// A property of a derived struct. It is optional on the wire when serde fills it in: it has
+/// a `default`, or its type is an `Option` (serde reads a missing `Option` field as `None`).
+pub fn property(name: &str, aliases: &[&str], node: Node, has_default: bool) -> Property {
+    let required = !has_default && !matches!(node, Node::Optional(_));
+    Property {
+        name: name.to_owned(),
+        aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+        required,
+        node,
+    }
+}
+
+/// An object from a derived struct's properties and its `#[serde(flatten)]` fields.
+///
+/// A flattened plain struct contributes its properties directly (that is what serde reads);
+/// anything else (a map, an enum) is kept as a flattened node that sees the same object.
+pub fn object(properties: Vec<Property>, strict: bool, flatten: Vec<Node>, defs: &Defs) -> Node {
+    let mut object = Object {
+        properties,
+        strict,
+        flatten: Vec::new(),
+    };
+    for node in flatten {
+        match defs.resolve(&node) {
+            Some(Node::Object(inner)) if inner.flatten.is_empty() => {
+                object.properties.extend(inner.properties.iter().cloned());
+            }
+            _ => object.flatten.push(node),
+        }
+    }
+    Node::Object(object)
+}
+
+/// A branded newtype.
+pub fn brand(name: &str, node: Node) -> Node {
+    Node::Brand(name.to_owned(), Box::new(node))
+}
+
+/// A node with the type's doc comment attached.
+pub fn documented(node: Node, name: &str, docs: &str) -> Node {
+    Node::Metadata(
+        Metadata {
+            name: Some(name.to_owned()),
+            description: Some(docs.to_owned()),
+        },
+        Box::new(node),
+    )
+}
+
+/// A variant of a derived enum.
+pub fn variant(name: &str, aliases: &[&str], node: Option<Node>) -> Variant {
+    Variant {
+        name: name.to_owned(),
+        aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+        node,
+    }
+}
+
+/// An externally tagged enum (serde's default).
+pub fn external(variants: Vec<Variant>) -> Node {
+    Node::DUnion(DUnion {
+        tagging: Tagging::External,
+        variants,
+        strict: false,
+    })
+}
+
+/// An internally tagged enum (`#[serde(tag = "...")]`).
+pub fn internal(tag: &str, strict: bool, variants: Vec<Variant>) -> Node {
+    Node::DUnion(DUnion {
+        tagging: Tagging::Internal {
+            tag: tag.to_owned(),
+        },
+        variants,
+        strict,
+    })
+}
+
+/// An adjacently tagged enum (`#[serde(tag = "...", content = "...")]`).
+pub fn adjacent(tag: &str, content: &str, strict: bool, variants: Vec<Variant>) -> Node {
+    Node::DUnion(DUnion {
+        tagging: Tagging::Adjacent {
+            tag: tag.to_owned(),
+            content: content.to_owned(),
+        },
+        variants,
+        strict,
+    })
+}
+
+/// An untagged enum: a union of the variants' payloads, a unit variant being `null`.
+pub fn untagged(variants: Vec<Variant>) -> Node {
+    Node::Union(
+        variants
+            .into_iter()
+            .map(|v| v.node.unwrap_or(Node::Null))
+            .collect(),
+    )
+}

@@ -101,6 +101,19 @@ impl Defs {
         Node::Ref(id)
     }
 
+    /// The node behind a reference to a definition of this table (following references and
+    /// metadata); `None` for a definition still being built.
+    pub fn resolve<'a>(&'a self, mut node: &'a Node) -> Option<&'a Node> {
+        for _ in 0..=self.defs.len() {
+            match node {
+                Node::Ref(id) => node = &self.defs.get(id.0 as usize)?.node,
+                Node::Metadata(_, inner) | Node::Brand(_, inner) => node = inner,
+                _ => return Some(node),
+            }
+        }
+        None
+    }
+
     fn unique_name(&self, name: Cow<'static, str>) -> String {
         let taken = |n: &str| self.defs.iter().any(|d| d.name == n);
         if !taken(&name) {
