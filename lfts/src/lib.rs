@@ -28,6 +28,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod http;
+pub mod port;
+pub mod resilience;
+pub mod result;
 pub mod schema;
 pub mod validate;
 
@@ -37,3 +41,6 @@ pub mod __private;
 pub use lfts_macros::Schema;
 pub use schema::{Schema, TypeObject};
 pub use validate::{Path, ValidationError, ValidationErrors, check, decode, validate};
+
+pub use port::{MethodInfo, NetworkError, Port, PortDescriptor, RemoteError};
+pub use resilience::{Layer, LayerExt, Layered};

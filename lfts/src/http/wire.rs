@@ -1,0 +1,563 @@
+//! The wire protocol's shared pieces: header names, W3C trace context, idempotency keys, how
+//! arguments map onto a URL, query string and body, and back again on the server.
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reqwest::Url;
+use serde_json::{Map, Value};
+
+use crate::port::MethodInfo;
+use crate::schema::{Literal, Node, TypeObject};
+
+/// The header that carries the W3C trace context.
+pub const TRACEPARENT: &str = "traceparent";
+/// The header that carries an idempotency key on calls that may be replayed.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The header that carries the caller's port fingerprint, so that a server can detect drift.
+pub const FINGERPRINT: &str = "x-lfts-fingerprint";
+
+// ----- randomness ------------------------------------------------------------------------------
+
+/// 64 unpredictable-enough bits for ids (trace ids, idempotency keys): std's randomly keyed
+/// SipHash over a process-wide counter. Not for cryptography.
+fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    for chunk in out.chunks_mut(8) {
+        let bytes = random_u64().to_be_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+}
+
+fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.as_bytes();
+    if s.len() != 2 * N {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = (nibble(s[2 * i])? << 4) | nibble(s[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+/// A fresh random idempotency key, formatted as a version-4 UUID.
+pub fn new_idempotency_key() -> String {
+    let mut b: [u8; 16] = random_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut s = String::with_capacity(36);
+    for (i, range) in [0..4, 4..6, 6..8, 8..10, 10..16].into_iter().enumerate() {
+        if i > 0 {
+            s.push('-');
+        }
+        push_hex(&mut s, &b[range]);
+    }
+    s
+}
+
+// ----- trace context ---------------------------------------------------------------------------
+
+/// A W3C trace context (`traceparent: 00-{trace id}-{parent span id}-{flags}`).
+///
+/// A server runs each handler inside the context of the request it serves (a child span of the
+/// caller's), and the client sends a child of the current context, so a trace follows a call
+/// through every service. Outside any context the client starts a new trace.
+///
+/// ```
+/// use lfts::http::TraceContext;
+///
+/// let ctx = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+/// assert_eq!(ctx.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// let child = ctx.child();
+/// assert_eq!(child.trace_id(), ctx.trace_id());
+/// assert_ne!(child.span_id(), ctx.span_id());
+/// assert!(TraceContext::parse("garbage").is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceContext {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    flags: u8,
+}
+
+tokio::task_local! {
+    static CURRENT_TRACE: TraceContext;
+    static CURRENT_IDEMPOTENCY_KEY: String;
+}
+
+impl TraceContext {
+    /// A new trace with a random trace id and span id, sampled.
+    pub fn new_root() -> TraceContext {
+        let mut trace_id: [u8; 16] = random_bytes();
+        if trace_id == [0; 16] {
+            trace_id[15] = 1;
+        }
+        TraceContext {
+            trace_id,
+            span_id: new_span_id(),
+            flags: 0x01,
+        }
+    }
+
+    /// Parses a `traceparent` header; `None` when it is malformed or uses the all-zero ids the
+    /// standard forbids. Versions other than `00` are read by their first four fields, as the
+    /// standard asks.
+    pub fn parse(header: &str) -> Option<TraceContext> {
+        let mut parts = header.trim().split('-');
+        let version = parts.next()?;
+        let trace_id = parts.next()?;
+        let span_id = parts.next()?;
+        let flags = parts.next()?;
+        let version: [u8; 1] = parse_hex(version)?;
+        if version[0] == 0xff || (version[0] == 0 && parts.next().is_some()) {
+            return None;
+        }
+        let trace_id: [u8; 16] = parse_hex(trace_id)?;
+        let span_id: [u8; 8] = parse_hex(span_id)?;
+        let flags: [u8; 1] = parse_hex(flags)?;
+        if trace_id == [0; 16] || span_id == [0; 8] {
+            return None;
+        }
+        Some(TraceContext {
+            trace_id,
+            span_id,
+            flags: flags[0],
+        })
+    }
+
+    /// The context of a new span in the same trace, whose parent is this span.
+    pub fn child(&self) -> TraceContext {
+        TraceContext {
+            span_id: new_span_id(),
+            ..*self
+        }
+    }
+
+    /// The trace id as 32 hex digits.
+    pub fn trace_id(&self) -> String {
+        let mut s = String::with_capacity(32);
+        push_hex(&mut s, &self.trace_id);
+        s
+    }
+
+    /// The span id as 16 hex digits.
+    pub fn span_id(&self) -> String {
+        let mut s = String::with_capacity(16);
+        push_hex(&mut s, &self.span_id);
+        s
+    }
+
+    /// Whether the caller sampled this trace.
+    pub fn sampled(&self) -> bool {
+        self.flags & 0x01 != 0
+    }
+
+    /// The context of the running task, if one was set with [`with_trace_context`] (a server
+    /// sets it for each handler).
+    pub fn current() -> Option<TraceContext> {
+        CURRENT_TRACE.try_with(|c| *c).ok()
+    }
+}
+
+fn new_span_id() -> [u8; 8] {
+    loop {
+        let id = random_u64().to_be_bytes();
+        if id != [0; 8] {
+            return id;
+        }
+    }
+}
+
+impl fmt::Display for TraceContext {
+    /// The `traceparent` header value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(55);
+        s.push_str("00-");
+        push_hex(&mut s, &self.trace_id);
+        s.push('-');
+        push_hex(&mut s, &self.span_id);
+        s.push('-');
+        push_hex(&mut s, &[self.flags]);
+        f.write_str(&s)
+    }
+}
+
+/// Runs `fut` with `ctx` as the current trace context, so that client calls made inside it
+/// continue that trace.
+pub fn with_trace_context<F: Future>(ctx: TraceContext, fut: F) -> impl Future<Output = F::Output> {
+    CURRENT_TRACE.scope(ctx, fut)
+}
+
+/// Runs `fut` with `key` as the idempotency key of every call made inside it.
+///
+/// A retry layer wraps each attempt of one logical call in the same key, so the server can
+/// recognise a replay; the client then sends `idempotency-key: {key}` even for a method that is
+/// not marked idempotent.
+///
+/// ```
+/// # async fn demo() {
+/// let key = lfts::http::new_idempotency_key();
+/// let seen = lfts::http::with_idempotency_key(key.clone(), async {
+///     lfts::http::current_idempotency_key()
+/// })
+/// .await;
+/// assert_eq!(seen, Some(key));
+/// assert_eq!(lfts::http::current_idempotency_key(), None);
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(demo());
+/// ```
+pub fn with_idempotency_key<F: Future>(
+    key: impl Into<String>,
+    fut: F,
+) -> impl Future<Output = F::Output> {
+    CURRENT_IDEMPOTENCY_KEY.scope(key.into(), fut)
+}
+
+/// The idempotency key set by [`with_idempotency_key`] for the running task, if any.
+pub fn current_idempotency_key() -> Option<String> {
+    CURRENT_IDEMPOTENCY_KEY.try_with(Clone::clone).ok()
+}
+
+// ----- client side: arguments to URL, query and body -----------------------------------------
+
+/// Where a call goes and what it carries.
+pub(crate) struct Target {
+    pub url: Url,
+    pub body: Option<Value>,
+}
+
+/// A scalar as text for a path segment or query value: strings as they are, numbers and
+/// booleans in JSON spelling, anything else as its JSON text.
+fn as_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Builds the URL (and JSON body, if any) of a call from the arguments object.
+///
+/// Default protocol: `POST {base}/{Port}/{method}` with the whole object as body. REST mapping:
+/// each `{name}` in the path template is replaced by that argument (percent-encoded as a path
+/// segment; it must be a string, number or boolean); the remaining arguments go in the query
+/// string (`GET`, `DELETE`: `null` is left out, an array repeats its key, an object is sent as
+/// its JSON text) or in a JSON body object (other methods).
+pub(crate) fn target(
+    base: &Url,
+    method: &MethodInfo,
+    mut args: Map<String, Value>,
+) -> Result<Target, String> {
+    let mut url = base.clone();
+    let Some(mapping) = method.http else {
+        {
+            let mut segs = url
+                .path_segments_mut()
+                .map_err(|()| format!("base URL {base} cannot take a path"))?;
+            segs.pop_if_empty().push(method.port).push(method.name);
+        }
+        return Ok(Target {
+            url,
+            body: Some(Value::Object(args)),
+        });
+    };
+
+    {
+        let mut segs = url
+            .path_segments_mut()
+            .map_err(|()| format!("base URL {base} cannot take a path"))?;
+        segs.pop_if_empty();
+        let template = mapping.path.trim_start_matches('/');
+        let mut pieces = template.split('/').peekable();
+        while let Some(piece) = pieces.next() {
+            if piece.is_empty() && pieces.peek().is_some() {
+                continue;
+            }
+            let segment = fill_segment(piece, &mut args)?;
+            segs.push(&segment);
+        }
+    }
+
+    if mapping.method.args_in_query() {
+        let pairs: Vec<(String, String)> = args
+            .iter()
+            .flat_map(|(k, v)| match v {
+                Value::Null => Vec::new(),
+                Value::Array(items) => items.iter().map(|i| (k.clone(), as_text(i))).collect(),
+                other => vec![(k.clone(), as_text(other))],
+            })
+            .collect();
+        if !pairs.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in &pairs {
+                q.append_pair(k, v);
+            }
+        }
+        Ok(Target { url, body: None })
+    } else {
+        Ok(Target {
+            url,
+            body: Some(Value::Object(args)),
+        })
+    }
+}
+
+/// Replaces every `{name}` in one template segment with the argument of that name, removing
+/// the argument from `args`.
+fn fill_segment(piece: &str, args: &mut Map<String, Value>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = piece;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `{{` in path template segment `{piece}`"))?;
+        let name = &after[..close];
+        let value = args
+            .remove(name)
+            .ok_or_else(|| format!("path parameter `{name}` is not an argument"))?;
+        match &value {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => out.push_str(&as_text(&value)),
+            other => {
+                return Err(format!(
+                    "path parameter `{name}` must be a string, number or boolean, not {}",
+                    json_kind(other)
+                ));
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate_at_char_boundary(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+}
+
+/// Whether a `content-type` is JSON: `application/json` or `application/*+json`, any
+/// parameters.
+pub(crate) fn is_json_content_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+// ----- server side: path and query strings back to JSON -------------------------------------
+
+/// The node of the arguments object's property `name` (or of the property that has `name` as
+/// an alias), if the arguments schema is an object that has one.
+pub(crate) fn property_node<'a>(schema: &'a TypeObject, name: &str) -> Option<&'a Node> {
+    match schema.resolve(schema.root()) {
+        Node::Object(obj) => obj
+            .properties
+            .iter()
+            .find(|p| p.name == name || p.aliases.iter().any(|a| a == name))
+            .map(|p| &p.node),
+        _ => None,
+    }
+}
+
+/// The node under the wrappers that do not change how a value is spelled in a URL.
+fn unwrap_node<'a>(schema: &'a TypeObject, mut node: &'a Node) -> &'a Node {
+    for _ in 0..64 {
+        node = match schema.resolve(node) {
+            Node::Optional(inner)
+            | Node::OptionSome(inner)
+            | Node::Brand(_, inner)
+            | Node::Refine(_, inner) => inner,
+            other => return other,
+        };
+    }
+    node
+}
+
+/// Whether a property is an array (its values come as repeated query keys).
+pub(crate) fn is_array(schema: &TypeObject, node: &Node) -> bool {
+    matches!(unwrap_node(schema, node), Node::Array(_))
+}
+
+/// Whether a property is a required-in-spirit array: an array that is not optional, so that an
+/// empty one (which leaves no key in the query string) is restored as `[]`.
+pub(crate) fn is_plain_array(schema: &TypeObject, node: &Node) -> bool {
+    matches!(schema.resolve(node), Node::Array(_))
+}
+
+/// Turns a path or query string back into the JSON value the client encoded, as far as the
+/// property's schema tells: numbers, booleans and `null` from their spelling, composite types
+/// from their JSON text; anything that does not convert stays a string, for validation to
+/// report.
+pub(crate) fn from_text(schema: &TypeObject, node: Option<&Node>, text: &str) -> Value {
+    let Some(node) = node else {
+        return Value::String(text.to_owned());
+    };
+    let as_string = || Value::String(text.to_owned());
+    match unwrap_node(schema, node) {
+        Node::String => as_string(),
+        Node::Number(kind) => {
+            let parsed = if kind.is_integer() {
+                text.parse::<i64>()
+                    .map(Value::from)
+                    .or_else(|_| text.parse::<u64>().map(Value::from))
+                    .ok()
+            } else {
+                text.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+            };
+            parsed.unwrap_or_else(as_string)
+        }
+        Node::Boolean => match text {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => as_string(),
+        },
+        Node::Null | Node::OptionNone if text == "null" => Value::Null,
+        Node::Literal(Literal::Str(_)) => as_string(),
+        Node::Literal(_) | Node::Null | Node::OptionNone => {
+            serde_json::from_str(text).unwrap_or_else(|_| as_string())
+        }
+        Node::Array(inner) => match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Array(_)) => v,
+            // One item of a repeated key.
+            _ => from_text(schema, Some(inner), text),
+        },
+        Node::Tuple(_)
+        | Node::Object(_)
+        | Node::Map { .. }
+        | Node::Union(_)
+        | Node::DUnion(_)
+        | Node::ResultOk(_)
+        | Node::ResultErr(_)
+        | Node::Any => serde_json::from_str(text).unwrap_or_else(|_| as_string()),
+        _ => as_string(),
+    }
+}
+
+/// Turns the repeated values of one query key back into JSON: an array property takes them
+/// all, any other the last one.
+pub(crate) fn from_query_values(
+    schema: &TypeObject,
+    node: Option<&Node>,
+    values: &[String],
+) -> Value {
+    match node {
+        Some(n) if is_array(schema, n) => {
+            let item = match unwrap_node(schema, n) {
+                Node::Array(inner) => Some(&**inner),
+                _ => None,
+            };
+            Value::Array(values.iter().map(|v| from_text(schema, item, v)).collect())
+        }
+        _ => values
+            .last()
+            .map(|v| from_text(schema, node, v))
+            .unwrap_or(Value::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::port::{HttpMapping, HttpMethod};
+
+    static GET: MethodInfo = MethodInfo {
+        port: "Users",
+        name: "get",
+        params: &["id", "q", "tags"],
+        idempotent: true,
+        http: Some(HttpMapping {
+            method: HttpMethod::Get,
+            path: "/users/{id}/items",
+        }),
+    };
+
+    #[test]
+    fn rest_target_substitutes_and_encodes() {
+        let base = Url::parse("http://127.0.0.1:1/api/").unwrap();
+        let args = serde_json::json!({"id": "a b/c", "q": 3, "tags": ["x", "y"], "none": null});
+        let Value::Object(args) = args else {
+            unreachable!()
+        };
+        let t = target(&base, &GET, args).unwrap();
+        assert_eq!(
+            t.url.as_str(),
+            "http://127.0.0.1:1/api/users/a%20b%2Fc/items?q=3&tags=x&tags=y"
+        );
+        assert!(t.body.is_none());
+    }
+
+    #[test]
+    fn idempotency_keys_look_like_uuids() {
+        let k = new_idempotency_key();
+        assert_eq!(k.len(), 36);
+        assert!(crate::validate::formats::is_uuid(&k));
+        assert_ne!(k, new_idempotency_key());
+    }
+
+    #[test]
+    fn traceparent_round_trips() {
+        let root = TraceContext::new_root();
+        assert_eq!(TraceContext::parse(&root.to_string()), Some(root));
+        assert!(
+            TraceContext::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let mut s = "héllo".to_owned();
+        truncate_at_char_boundary(&mut s, 2);
+        assert_eq!(s, "h");
+    }
+}
