@@ -3,7 +3,11 @@
 //! A [`TypeObject`] is a root [`Node`] plus a table of named definitions that [`Node::Ref`]
 //! points into, so recursive types (`Tree { children: Vec<Tree> }`) are finite trees.
 
+pub mod binary;
+mod display;
 mod impls;
+pub mod json;
+pub mod json_schema;
 mod node;
 
 use std::any::TypeId;
@@ -11,6 +15,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 
+pub use binary::{DecodeError, Fingerprint, Location, ParseFingerprintError};
 pub use node::{
     DUnion, DefId, HttpRoute, Literal, Metadata, Node, NumberKind, Object, Op, Pattern, PortMethod,
     PortNode, Property, Refinement, Tagging, Variant,

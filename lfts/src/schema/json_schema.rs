@@ -1,0 +1,955 @@
+//! Export of a [`TypeObject`] as JSON Schema 2020-12.
+//!
+//! [`TypeObject::to_json_schema`] describes the JSON that the schema accepts, in the rules
+//! serde_json applies (and the lfts interpreter with it): named definitions go in `"$defs"`,
+//! keyed by definition name, and a `REF` is `{"$ref": "#/$defs/Name"}` (the name escaped as a
+//! JSON Pointer and percent-encoded as a URI fragment; a name that is empty or taken by an
+//! earlier definition gets a `_N` suffix, `N` its index).
+//!
+//! # Mapping
+//!
+//! - `NUMBER`: integer kinds are `{"type": "integer", "minimum": lo, "maximum": hi}` with the
+//!   kind's range; `f32`/`f64` are `{"type": "number"}`.
+//! - `STRING`, `BOOLEAN`, `NULL` by `"type"`; `LITERAL` is `{"const": v}`; `ANY` is `true`.
+//! - `ARRAY` is `"items"`; `TUPLE` is `"prefixItems"` with `"items": false` and
+//!   `minItems = maxItems = n`.
+//! - `OBJECT`: `"properties"` and `"required"`; `strict` adds `"additionalProperties": false`.
+//!   A property with aliases is listed under every name and, since serde rejects a field given
+//!   under two of its names, exactly one of them must be present when it is required (`oneOf`
+//!   of `required` alternatives) and at most one otherwise. Flattened nodes go in `"allOf"`;
+//!   a flattened `MAP` instead constrains the keys no property declares
+//!   (`"additionalProperties"`, or `"unevaluatedProperties"` when other nodes are flattened
+//!   too, which is also how a strict object with flattened members is closed).
+//! - `MAP`: `{"type": "object", "additionalProperties": V}`; a key that is not a plain string
+//!   adds `"propertyNames"`: a JSON integer pattern for integer kinds (`^(0|[1-9][0-9]*)$`
+//!   unsigned, `^(0|-?[1-9][0-9]*)$` signed; serde_json parses map keys as JSON numbers, so
+//!   `"01"`, `"+1"` and `"-0"` are refused), a JSON number pattern for floats, `"true"` /
+//!   `"false"` for booleans, and the key's own schema otherwise.
+//! - `UNION` is `anyOf` (first-match acceptance is `anyOf` acceptance).
+//! - `DUNION` is a `oneOf` of one alternative per variant name and alias:
+//!   - external: `{"const": "Unit"}` and `{"Unit": null}` for unit variants,
+//!     `{"Name": payload}` (exactly one property) for the others;
+//!   - internal (tag `k`): `{"k": "Name", …}`. A unit variant is the tag object alone (closed
+//!     when the union is strict). A payload that is a non-strict object is combined with the
+//!     tag object by `allOf`; a strict one (or any payload object when the union is strict,
+//!     or one with a flattened map) is inlined, `$ref` resolved, with the tag key added to
+//!     its properties; a map payload gets the tag key exempted from its value type;
+//!   - adjacent (tag `t`, content `c`): `{"t": "Name", "c": payload}` with both required;
+//!     for unit variants `c` may be omitted or `null`. A strict union closes the object.
+//! - `OPTIONAL` is `anyOf [inner, {"type": "null"}]`; `OPTION_SOME` is the inner schema,
+//!   `OPTION_NONE` is `{"type": "null"}`; `RESULT_OK` / `RESULT_ERR` are `{"Ok": T}` /
+//!   `{"Err": E}` objects with exactly that property.
+//! - `BRAND` adds `"title"`; `METADATA` adds `"title"` and `"description"`.
+//! - Refinements become keywords on the inner schema (or `allOf [inner, {keywords}]` when the
+//!   inner schema is a `$ref` or already has one of them): `minimum`, `maximum`,
+//!   `multipleOf: 1`, `minLength`, `maxLength`, `minItems`/`maxItems` (`minProperties`/
+//!   `maxProperties` for maps, both when the inner type is not known to be either),
+//!   `exclusiveMinimum: 0`, `exclusiveMaximum: 0`, `pattern`, and `minLength`/`minItems`/
+//!   `minProperties: 1` for `NON_EMPTY`. `EMAIL`, `URL` and `UUID` give the JSON Schema
+//!   `"format"` (`email`, `uri`, `uuid`) *and* a `"pattern"` that is exactly the rule the
+//!   interpreter checks ([`EMAIL_PATTERN`], [`url_pattern`], [`UUID_PATTERN`]), because
+//!   `"format"` only annotates unless a validator is told to assert it.
+//! - `PORT` is `{"title": name, "x-lfts-port": {…}}`: a description of the methods and their
+//!   parameter, success and error schemas. A port is not a value; the schema asserts nothing.
+//!
+//! # Known gaps
+//!
+//! JSON Schema compares numbers by value, while serde_json also looks at how a number is
+//! written. So:
+//!
+//! - an integer kind (`u8` … `i64`) refuses `1.0`, `1e2` and `-0` in serde_json (and in the
+//!   interpreter), but JSON Schema's `"integer"` accepts them (it means "a number with no
+//!   fractional part"); the same holds for an integer `LITERAL` (`{"const": 1}` matches
+//!   `1.0`). No JSON Schema keyword can tell these apart, so the exported schema accepts them.
+//! - `MAP` keys of integer kinds are checked for JSON integer syntax, not for the kind's range
+//!   (`"300"` passes the pattern of a `u8` key); refinements of number keys are not exported.
+//! - serde_json also accepts a struct, and an internally or adjacently tagged enum, written as
+//!   a JSON array (`[field1, field2]`, `["Variant", …]`); these sequence forms are not
+//!   described.
+//! - The email rule limits a domain to 253 bytes; the pattern does not (it has no look-ahead,
+//!   so that every regex dialect reads it).
+//! - `REFINE_PATTERN` is exported as written; the interpreter runs it with Rust's `regex`
+//!   syntax, JSON Schema validators with ECMA-262. Common patterns mean the same in both.
+//! - A flattened externally tagged enum is exported as the enum's own schema, which expects
+//!   the enum to be the whole object.
+//! - A `REF` to a definition that does not exist is `false`; a non-finite float `LITERAL`
+//!   (which no JSON text can carry) is `false` as well.
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    DUnion, DefId, Literal, Node, NumberKind, Object, PortNode, Refinement, Tagging, TypeObject,
+};
+
+/// The `"$schema"` of every exported document.
+pub const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// The interpreter's email rule as an anchored pattern (the HTML living standard's "valid
+/// email address"; see [`crate::validate::formats::is_email`]).
+pub const EMAIL_PATTERN: &str = concat!(
+    "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@",
+    "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    "(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+);
+
+/// The interpreter's UUID rule (hyphenated, any version, either case) as an anchored pattern.
+pub const UUID_PATTERN: &str =
+    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+
+/// What the interpreter treats as whitespace or control characters (Unicode `White_Space` and
+/// `Cc`), as the body of a regex character class.
+const SPACE_OR_CONTROL: &str =
+    "\\x00-\\x20\\x7F-\\x9F\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
+
+/// A port number of at most five digits whose value is at most 65535.
+const PORT: &str =
+    "(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+
+/// A hostname: dot-separated labels of 1 to 63 alphanumerics and inner hyphens.
+const HOSTNAME: &str = concat!(
+    "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    "(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+);
+
+/// The interpreter's URL rule (see [`crate::validate::formats::is_url`]) as an anchored
+/// pattern: `http`/`https` in any case, optional userinfo, a hostname or bracketed IPv6
+/// address, an optional port up to 65535, then anything after the authority, with no
+/// whitespace or control character anywhere.
+pub fn url_pattern() -> String {
+    let ws = SPACE_OR_CONTROL;
+    format!(
+        "^[hH][tT][tT][pP][sS]?://(?:[^/?#{ws}]*@)?\
+         (?:\\[[0-9A-Fa-f:.]+\\](?::{PORT}|[^:/?#@{ws}][^/?#@{ws}]*)?|{HOSTNAME}(?::{PORT})?)\
+         (?:[/?#][^{ws}]*)?$"
+    )
+}
+
+impl TypeObject {
+    /// This schema as a JSON Schema 2020-12 document (see the [module docs](self) for the
+    /// mapping and its known gaps).
+    pub fn to_json_schema(&self) -> Value {
+        let ex = Exporter::new(self);
+        let mut doc = match ex.schema(self.root()) {
+            Value::Object(m) => m,
+            Value::Bool(false) => {
+                let mut m = Map::new();
+                m.insert("not".into(), json!({}));
+                m
+            }
+            _ => Map::new(),
+        };
+        doc.insert("$schema".into(), json!(DIALECT));
+        if !self.defs().is_empty() {
+            let defs: Map<String, Value> = self
+                .defs()
+                .iter()
+                .zip(&ex.keys)
+                .map(|(def, key)| (key.clone(), ex.schema(&def.node)))
+                .collect();
+            doc.insert("$defs".into(), Value::Object(defs));
+        }
+        Value::Object(doc)
+    }
+}
+
+/// What a refinement's inner type is, to pick between `minItems` and `minProperties`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    Num,
+    Items,
+    Props,
+    Unknown,
+}
+
+struct Exporter<'a> {
+    schema: &'a TypeObject,
+    keys: Vec<String>,
+}
+
+impl<'a> Exporter<'a> {
+    fn new(schema: &'a TypeObject) -> Exporter<'a> {
+        let mut keys: Vec<String> = Vec::with_capacity(schema.defs().len());
+        for (i, def) in schema.defs().iter().enumerate() {
+            let mut key = if def.name.is_empty() || keys.contains(&def.name) {
+                format!("{}_{i}", def.name)
+            } else {
+                def.name.clone()
+            };
+            while keys.contains(&key) {
+                key.push('_');
+            }
+            keys.push(key);
+        }
+        Exporter { schema, keys }
+    }
+
+    fn reference(&self, id: DefId) -> Value {
+        match self.keys.get(id.0 as usize) {
+            Some(key) => json!({"$ref": format!("#/$defs/{}", fragment(key))}),
+            None => Value::Bool(false),
+        }
+    }
+
+    /// `node` with references, metadata and brands looked through (a cycle of bare references
+    /// ends after as many steps as there are definitions).
+    fn resolve(&self, mut node: &'a Node) -> &'a Node {
+        let mut hops = 0;
+        loop {
+            match node {
+                Node::Ref(id) if hops <= self.schema.defs().len() => {
+                    hops += 1;
+                    match self.schema.def(*id) {
+                        Some(def) => node = &def.node,
+                        None => return node,
+                    }
+                }
+                Node::Metadata(_, inner) | Node::Brand(_, inner) => node = inner,
+                _ => return node,
+            }
+        }
+    }
+
+    /// The kind of value a refinement on `node` sees.
+    fn kind(&self, mut node: &'a Node) -> Kind {
+        loop {
+            match self.resolve(node) {
+                Node::Refine(_, inner) | Node::Optional(inner) | Node::OptionSome(inner) => {
+                    node = inner;
+                }
+                Node::String | Node::Literal(Literal::Str(_)) => return Kind::Str,
+                Node::Number(_) | Node::Literal(Literal::Int(_) | Literal::Float(_)) => {
+                    return Kind::Num;
+                }
+                Node::Array(_) | Node::Tuple(_) => return Kind::Items,
+                Node::Map { .. } => return Kind::Props,
+                _ => return Kind::Unknown,
+            }
+        }
+    }
+
+    fn schema(&self, node: &Node) -> Value {
+        match node {
+            Node::String => json!({"type": "string"}),
+            Node::Number(kind) => number(*kind),
+            Node::Boolean => json!({"type": "boolean"}),
+            Node::Null | Node::OptionNone => json!({"type": "null"}),
+            Node::Literal(lit) => match lit {
+                Literal::Str(s) => json!({"const": s}),
+                Literal::Bool(b) => json!({"const": b}),
+                Literal::Int(n) => json!({"const": n}),
+                Literal::Float(x) if x.is_finite() => json!({"const": float(*x)}),
+                Literal::Float(_) => Value::Bool(false),
+            },
+            Node::Any => Value::Bool(true),
+            Node::Array(inner) => json!({"type": "array", "items": self.schema(inner)}),
+            Node::Tuple(items) if items.is_empty() => json!({"type": "array", "maxItems": 0}),
+            Node::Tuple(items) => {
+                let prefix: Vec<Value> = items.iter().map(|n| self.schema(n)).collect();
+                json!({
+                    "type": "array",
+                    "prefixItems": prefix,
+                    "items": false,
+                    "minItems": items.len(),
+                    "maxItems": items.len(),
+                })
+            }
+            Node::Object(obj) => self.object(obj, None, false),
+            Node::Map { key, value } => self.map(key, value, None),
+            Node::Union(alts) if alts.is_empty() => Value::Bool(false),
+            Node::Union(alts) => {
+                json!({"anyOf": alts.iter().map(|n| self.schema(n)).collect::<Vec<_>>()})
+            }
+            Node::DUnion(d) => self.dunion(d),
+            Node::Optional(inner) => json!({"anyOf": [self.schema(inner), {"type": "null"}]}),
+            Node::Brand(name, inner) => {
+                annotate(self.schema(inner), [("title", json!(name))].into_iter())
+            }
+            Node::Ref(id) => self.reference(*id),
+            Node::Refine(r, inner) => self.refine(r, inner),
+            Node::ResultOk(inner) => tagged_object("Ok", self.schema(inner)),
+            Node::ResultErr(inner) => tagged_object("Err", self.schema(inner)),
+            Node::OptionSome(inner) => self.schema(inner),
+            Node::Metadata(meta, inner) => {
+                let notes = meta
+                    .name
+                    .iter()
+                    .map(|n| ("title", json!(n)))
+                    .chain(meta.description.iter().map(|d| ("description", json!(d))));
+                annotate(self.schema(inner), notes)
+            }
+            Node::Port(port) => self.port(port),
+        }
+    }
+
+    /// An object schema; `tag` is an internal tag `(key, variant name)` to add as a required
+    /// constant property, `closed` closes the object even when it is not strict.
+    fn object(&self, obj: &Object, tag: Option<(&str, &str)>, closed: bool) -> Value {
+        let mut props = Map::new();
+        let mut required: Vec<Value> = Vec::new();
+        let mut all_of: Vec<Value> = Vec::new();
+        let mut declared: Vec<&str> = Vec::new();
+        if let Some((key, name)) = tag {
+            props.insert(key.to_owned(), json!({"const": name}));
+            required.push(json!(key));
+            declared.push(key);
+        }
+        for p in &obj.properties {
+            let s = self.schema(&p.node);
+            let names = std::iter::once(&p.name).chain(&p.aliases);
+            for n in names.clone() {
+                props.insert(n.clone(), s.clone());
+                declared.push(n);
+            }
+            if p.aliases.is_empty() {
+                if p.required {
+                    required.push(json!(p.name));
+                }
+                continue;
+            }
+            let mut alts: Vec<Value> = names.map(|n| json!({"required": [n]})).collect();
+            if !p.required {
+                let none = json!({"not": {"anyOf": alts.clone()}});
+                alts.push(none);
+            }
+            all_of.push(json!({"oneOf": alts}));
+        }
+        let mut rest: Vec<Value> = Vec::new();
+        let mut key_rules: Vec<Value> = Vec::new();
+        let mut others = 0;
+        for f in &obj.flatten {
+            match self.resolve(f) {
+                Node::Map { key, value } => {
+                    rest.push(self.schema(value));
+                    key_rules.extend(self.key_schema(key));
+                }
+                _ => {
+                    others += 1;
+                    all_of.push(self.schema(f));
+                }
+            }
+        }
+        let leftover = if others > 0 {
+            "unevaluatedProperties"
+        } else {
+            "additionalProperties"
+        };
+
+        let mut m = Map::new();
+        m.insert("type".into(), json!("object"));
+        if !props.is_empty() {
+            m.insert("properties".into(), Value::Object(props));
+        }
+        if !required.is_empty() {
+            m.insert("required".into(), Value::Array(required));
+        }
+        if !rest.is_empty() {
+            m.insert(leftover.into(), all_of_or_one(rest));
+            if !key_rules.is_empty() {
+                let rule = all_of_or_one(key_rules);
+                let names = if declared.is_empty() {
+                    rule
+                } else {
+                    json!({"anyOf": [{"enum": declared}, rule]})
+                };
+                m.insert("propertyNames".into(), names);
+            }
+        } else if obj.strict || closed {
+            m.insert(leftover.into(), Value::Bool(false));
+        }
+        if !all_of.is_empty() {
+            m.insert("allOf".into(), Value::Array(all_of));
+        }
+        Value::Object(m)
+    }
+
+    fn map(&self, key: &Node, value: &Node, tag: Option<(&str, &str)>) -> Value {
+        let mut m = Map::new();
+        m.insert("type".into(), json!("object"));
+        let rule = self.key_schema(key);
+        if let Some((k, name)) = tag {
+            m.insert("properties".into(), json!({k: {"const": name}}));
+            m.insert("required".into(), json!([k]));
+            if let Some(rule) = rule {
+                m.insert(
+                    "propertyNames".into(),
+                    json!({"anyOf": [{"const": k}, rule]}),
+                );
+            }
+        } else if let Some(rule) = rule {
+            m.insert("propertyNames".into(), rule);
+        }
+        m.insert("additionalProperties".into(), self.schema(value));
+        Value::Object(m)
+    }
+
+    /// What a map key must look like, as a schema on the key string; `None` for any string.
+    fn key_schema(&self, key: &Node) -> Option<Value> {
+        let mut base = key;
+        loop {
+            match self.resolve(base) {
+                Node::Refine(_, inner) => base = inner,
+                Node::Number(kind) => {
+                    let pattern = match kind {
+                        NumberKind::U8 | NumberKind::U16 | NumberKind::U32 | NumberKind::U64 => {
+                            "^(0|[1-9][0-9]*)$"
+                        }
+                        NumberKind::I8 | NumberKind::I16 | NumberKind::I32 | NumberKind::I64 => {
+                            "^(0|-?[1-9][0-9]*)$"
+                        }
+                        NumberKind::F32 | NumberKind::F64 => {
+                            "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+                        }
+                    };
+                    return Some(json!({"pattern": pattern}));
+                }
+                Node::Boolean => return Some(json!({"enum": ["true", "false"]})),
+                _ => break,
+            }
+        }
+        match self.schema(key) {
+            Value::Bool(true) => None,
+            s if s == json!({"type": "string"}) => None,
+            s => Some(s),
+        }
+    }
+
+    fn dunion(&self, d: &DUnion) -> Value {
+        let mut alts: Vec<Value> = Vec::new();
+        for v in &d.variants {
+            let payload = v.node.as_ref();
+            // The payload's schema is the same for every name of the variant.
+            let rendered = match (&d.tagging, payload) {
+                (Tagging::Internal { .. }, _) | (_, None) => None,
+                (_, Some(p)) => Some(self.schema(p)),
+            };
+            for name in std::iter::once(&v.name).chain(&v.aliases) {
+                match &d.tagging {
+                    Tagging::External => match &rendered {
+                        None => {
+                            alts.push(json!({"const": name}));
+                            alts.push(tagged_object(name, json!({"type": "null"})));
+                        }
+                        Some(s) => alts.push(tagged_object(name, s.clone())),
+                    },
+                    Tagging::Internal { tag } => {
+                        alts.push(self.internal_variant(d, tag, name, payload));
+                    }
+                    Tagging::Adjacent { tag, content } => {
+                        let mut props = Map::new();
+                        props.insert(tag.clone(), json!({"const": name}));
+                        let required = match &rendered {
+                            Some(s) => {
+                                props.insert(content.clone(), s.clone());
+                                json!([tag, content])
+                            }
+                            None => {
+                                props.insert(content.clone(), json!({"type": "null"}));
+                                json!([tag])
+                            }
+                        };
+                        let mut m = Map::new();
+                        m.insert("type".into(), json!("object"));
+                        m.insert("properties".into(), Value::Object(props));
+                        m.insert("required".into(), required);
+                        if d.strict {
+                            m.insert("additionalProperties".into(), Value::Bool(false));
+                        }
+                        alts.push(Value::Object(m));
+                    }
+                }
+            }
+        }
+        if alts.is_empty() {
+            Value::Bool(false)
+        } else {
+            json!({"oneOf": alts})
+        }
+    }
+
+    fn internal_variant(&self, d: &DUnion, key: &str, name: &str, payload: Option<&Node>) -> Value {
+        let mut tag_only = Map::new();
+        tag_only.insert("type".into(), json!("object"));
+        tag_only.insert("properties".into(), json!({key: {"const": name}}));
+        tag_only.insert("required".into(), json!([key]));
+        let Some(payload) = payload else {
+            if d.strict {
+                tag_only.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            return Value::Object(tag_only);
+        };
+        match self.resolve(payload) {
+            Node::Object(obj) => {
+                let has_map = obj
+                    .flatten
+                    .iter()
+                    .any(|f| matches!(self.resolve(f), Node::Map { .. }));
+                if obj.strict || d.strict || has_map {
+                    self.object(obj, Some((key, name)), d.strict)
+                } else {
+                    json!({"allOf": [tag_only, self.schema(payload)]})
+                }
+            }
+            Node::Map { key: k, value } => self.map(k, value, Some((key, name))),
+            _ => json!({"allOf": [tag_only, self.schema(payload)]}),
+        }
+    }
+
+    fn refine(&self, r: &Refinement, inner: &Node) -> Value {
+        let s = self.schema(inner);
+        let kind = self.kind(inner);
+        let mut kw: Vec<(&'static str, Value)> = Vec::new();
+        let counts = |kw: &mut Vec<(&'static str, Value)>,
+                      items: &'static str,
+                      props: &'static str,
+                      n: u64| {
+            match kind {
+                Kind::Items => kw.push((items, json!(n))),
+                Kind::Props => kw.push((props, json!(n))),
+                _ => {
+                    kw.push((items, json!(n)));
+                    kw.push((props, json!(n)));
+                }
+            }
+        };
+        match r {
+            Refinement::Min(x) => match bound(*x, true) {
+                Bound::None => {}
+                Bound::Keyword(v) => kw.push(("minimum", v)),
+                Bound::Nothing => kw.push(("not", json!({"type": "number"}))),
+            },
+            Refinement::Max(x) => match bound(*x, false) {
+                Bound::None => {}
+                Bound::Keyword(v) => kw.push(("maximum", v)),
+                Bound::Nothing => kw.push(("not", json!({"type": "number"}))),
+            },
+            Refinement::Integer => kw.push(("multipleOf", json!(1))),
+            Refinement::MinLength(n) => kw.push(("minLength", json!(n))),
+            Refinement::MaxLength(n) => kw.push(("maxLength", json!(n))),
+            Refinement::MinItems(n) => counts(&mut kw, "minItems", "minProperties", *n),
+            Refinement::MaxItems(n) => counts(&mut kw, "maxItems", "maxProperties", *n),
+            Refinement::Email => {
+                kw.push(("format", json!("email")));
+                kw.push(("pattern", json!(EMAIL_PATTERN)));
+            }
+            Refinement::Url => {
+                kw.push(("format", json!("uri")));
+                kw.push(("pattern", json!(url_pattern())));
+            }
+            Refinement::Uuid => {
+                kw.push(("format", json!("uuid")));
+                kw.push(("pattern", json!(UUID_PATTERN)));
+            }
+            Refinement::Pattern(p) => kw.push(("pattern", json!(p.as_str()))),
+            Refinement::NonEmpty => match kind {
+                Kind::Str => kw.push(("minLength", json!(1))),
+                Kind::Items => kw.push(("minItems", json!(1))),
+                Kind::Props => kw.push(("minProperties", json!(1))),
+                Kind::Num | Kind::Unknown => {
+                    kw.push(("minLength", json!(1)));
+                    kw.push(("minItems", json!(1)));
+                    kw.push(("minProperties", json!(1)));
+                }
+            },
+            Refinement::Positive => kw.push(("exclusiveMinimum", json!(0))),
+            Refinement::Negative => kw.push(("exclusiveMaximum", json!(0))),
+        }
+        constrain(s, kw)
+    }
+
+    fn port(&self, port: &PortNode) -> Value {
+        let methods: Vec<Value> = port
+            .methods
+            .iter()
+            .map(|m| {
+                let params: Vec<Value> = m
+                    .params
+                    .iter()
+                    .map(|(name, node)| json!({"name": name, "schema": self.schema(node)}))
+                    .collect();
+                let mut out = Map::new();
+                out.insert("name".into(), json!(m.name));
+                out.insert("params".into(), Value::Array(params));
+                out.insert("ok".into(), self.schema(&m.ok));
+                out.insert("err".into(), self.schema(&m.err));
+                out.insert("idempotent".into(), json!(m.idempotent));
+                if let Some(route) = &m.http {
+                    out.insert(
+                        "http".into(),
+                        json!({"method": route.method, "path": route.path}),
+                    );
+                }
+                Value::Object(out)
+            })
+            .collect();
+        json!({
+            "title": port.name,
+            "x-lfts-port": {"name": port.name, "methods": methods},
+        })
+    }
+}
+
+fn number(kind: NumberKind) -> Value {
+    match kind.int_range() {
+        Some((lo, hi)) => json!({"type": "integer", "minimum": int(lo), "maximum": int(hi)}),
+        None => json!({"type": "number"}),
+    }
+}
+
+/// An `i128` bound as a JSON integer (every kind's bounds fit an `i64` or a `u64`).
+fn int(n: i128) -> Value {
+    if let Ok(n) = i64::try_from(n) {
+        json!(n)
+    } else if let Ok(n) = u64::try_from(n) {
+        json!(n)
+    } else {
+        json!(n as f64)
+    }
+}
+
+/// A finite float as JSON, written as an integer when it is one (`13`, not `13.0`).
+fn float(x: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if x.fract() == 0.0 && x.abs() < EXACT {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+enum Bound {
+    /// No constraint (`NaN`, or an infinity on the open side).
+    None,
+    /// A finite bound.
+    Keyword(Value),
+    /// No number passes (an infinity on the closed side).
+    Nothing,
+}
+
+fn bound(x: f64, lower: bool) -> Bound {
+    if x.is_nan() {
+        Bound::None
+    } else if x.is_finite() {
+        Bound::Keyword(float(x))
+    } else if (x > 0.0) == lower {
+        Bound::Nothing
+    } else {
+        Bound::None
+    }
+}
+
+/// `{"type": "object", "properties": {name: schema}, "required": [name],
+/// "additionalProperties": false}`: serde's form of an enum variant with a payload.
+fn tagged_object(name: &str, schema: Value) -> Value {
+    let mut props = Map::new();
+    props.insert(name.to_owned(), schema);
+    json!({
+        "type": "object",
+        "properties": props,
+        "required": [name],
+        "additionalProperties": false,
+    })
+}
+
+fn all_of_or_one(mut list: Vec<Value>) -> Value {
+    if list.len() == 1 {
+        list.pop().unwrap_or(Value::Bool(true))
+    } else {
+        json!({"allOf": list})
+    }
+}
+
+/// Adds assertion keywords to a schema: in place when it is an object without `$ref` and
+/// without any of them, else as `allOf [schema, {keywords}]`.
+fn constrain(schema: Value, keywords: Vec<(&'static str, Value)>) -> Value {
+    if keywords.is_empty() {
+        return schema;
+    }
+    let mut extra = Map::new();
+    let mut clash = false;
+    for (k, v) in keywords {
+        clash |= extra.insert(k.to_owned(), v).is_some();
+    }
+    match schema {
+        Value::Bool(true) if !clash => Value::Object(extra),
+        Value::Bool(false) => Value::Bool(false),
+        Value::Object(mut m)
+            if !clash && !m.contains_key("$ref") && extra.keys().all(|k| !m.contains_key(k)) =>
+        {
+            m.extend(extra);
+            Value::Object(m)
+        }
+        other => json!({"allOf": [other, extra]}),
+    }
+}
+
+/// Adds annotation keywords (`title`, `description`) to a schema: in place when it is an
+/// object without them (a `$ref` may have siblings in 2020-12), else as `allOf`.
+fn annotate(schema: Value, notes: impl Iterator<Item = (&'static str, Value)>) -> Value {
+    let notes: Map<String, Value> = notes.map(|(k, v)| (k.to_owned(), v)).collect();
+    if notes.is_empty() {
+        return schema;
+    }
+    match schema {
+        Value::Bool(true) => Value::Object(notes),
+        Value::Object(mut m) if notes.keys().all(|k| !m.contains_key(k)) => {
+            m.extend(notes);
+            Value::Object(m)
+        }
+        other => {
+            let mut m = notes;
+            m.insert("allOf".into(), json!([other]));
+            Value::Object(m)
+        }
+    }
+}
+
+/// A `$defs` key as a URI fragment: escaped as a JSON Pointer token (`~0`, `~1`), then
+/// percent-encoded outside RFC 3986's fragment characters.
+fn fragment(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.replace('~', "~0").replace('/', "~1").bytes() {
+        let keep = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b);
+        if keep {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Def, Property, Variant};
+    use super::*;
+    use crate::validate::formats;
+
+    fn prop(name: &str, required: bool, node: Node) -> Property {
+        Property {
+            name: name.into(),
+            aliases: vec![],
+            required,
+            node,
+        }
+    }
+
+    #[test]
+    fn email_property() {
+        let schema = TypeObject::new(Node::Object(Object {
+            properties: vec![prop("email", true, Node::String.refine(Refinement::Email))],
+            strict: true,
+            flatten: vec![],
+        }));
+        let js = schema.to_json_schema();
+        assert_eq!(js["$schema"], json!(DIALECT));
+        assert_eq!(js["type"], json!("object"));
+        assert_eq!(js["required"], json!(["email"]));
+        assert_eq!(js["additionalProperties"], json!(false));
+        assert_eq!(js["properties"]["email"]["type"], json!("string"));
+        assert_eq!(js["properties"]["email"]["format"], json!("email"));
+    }
+
+    #[test]
+    fn recursive_defs_use_ref() {
+        let tree = Node::Object(Object {
+            properties: vec![prop(
+                "children",
+                true,
+                Node::Array(Box::new(Node::Ref(DefId(0)))),
+            )],
+            strict: false,
+            flatten: vec![],
+        });
+        let schema = TypeObject::from_parts(
+            Node::Ref(DefId(0)),
+            vec![Def {
+                name: "Tree<T>".into(),
+                node: tree,
+            }],
+        );
+        let js = schema.to_json_schema();
+        assert_eq!(js["$ref"], json!("#/$defs/Tree%3CT%3E"));
+        assert_eq!(
+            js["$defs"]["Tree<T>"]["properties"]["children"]["items"],
+            json!({"$ref": "#/$defs/Tree%3CT%3E"})
+        );
+    }
+
+    #[test]
+    fn numbers_and_refinements() {
+        let js = TypeObject::new(Node::Number(NumberKind::U64)).to_json_schema();
+        assert_eq!(js["minimum"], json!(0));
+        assert_eq!(js["maximum"], json!(u64::MAX));
+        let js = TypeObject::new(Node::Number(NumberKind::I64)).to_json_schema();
+        assert_eq!(js["minimum"], json!(i64::MIN));
+        let node = Node::Number(NumberKind::F64)
+            .refine(Refinement::Min(13.0))
+            .refine(Refinement::Positive);
+        let js = TypeObject::new(node).to_json_schema();
+        assert_eq!(
+            js,
+            json!({"$schema": DIALECT, "type": "number", "minimum": 13, "exclusiveMinimum": 0})
+        );
+    }
+
+    #[test]
+    fn refinement_on_bounded_integer_wraps() {
+        // The u8 range already has "minimum": the refinement goes in an allOf.
+        let node = Node::Number(NumberKind::U8).refine(Refinement::Min(13.0));
+        let js = TypeObject::new(node).to_json_schema();
+        assert_eq!(
+            js["allOf"],
+            json!([{"type": "integer", "minimum": 0, "maximum": 255}, {"minimum": 13}])
+        );
+    }
+
+    #[test]
+    fn map_keys() {
+        let node = Node::Map {
+            key: Box::new(Node::Number(NumberKind::U32)),
+            value: Box::new(Node::Boolean),
+        };
+        let js = TypeObject::new(node).to_json_schema();
+        assert_eq!(js["propertyNames"], json!({"pattern": "^(0|[1-9][0-9]*)$"}));
+        assert_eq!(js["additionalProperties"], json!({"type": "boolean"}));
+        let node = Node::Map {
+            key: Box::new(Node::String),
+            value: Box::new(Node::Any),
+        };
+        let js = TypeObject::new(node).to_json_schema();
+        assert!(js.get("propertyNames").is_none());
+    }
+
+    #[test]
+    fn external_units() {
+        let node = Node::DUnion(DUnion {
+            tagging: Tagging::External,
+            variants: vec![Variant {
+                name: "Unit".into(),
+                aliases: vec![],
+                node: None,
+            }],
+            strict: false,
+        });
+        let js = TypeObject::new(node).to_json_schema();
+        assert_eq!(js["oneOf"][0], json!({"const": "Unit"}));
+        assert_eq!(js["oneOf"][1]["required"], json!(["Unit"]));
+    }
+
+    #[test]
+    fn fragments() {
+        assert_eq!(fragment("a/b~c d"), "a~1b~0c%20d");
+        assert_eq!(fragment("Ünï"), "%C3%9Cn%C3%AF");
+    }
+
+    fn check_pattern(pattern: &str, rule: fn(&str) -> bool, samples: &[&str]) {
+        let re = regex::Regex::new(pattern);
+        let Ok(re) = re else {
+            panic!("{pattern} compiles")
+        };
+        for s in samples {
+            assert_eq!(re.is_match(s), rule(s), "{s:?} against {pattern}");
+        }
+    }
+
+    const URLS: &[&str] = &[
+        "http://a",
+        "https://example.com/x?y#z",
+        "HTTP://a.b:8080",
+        "hTtPs://u:p@h.io",
+        "http://[::1]:80/",
+        "http://[::1]",
+        "http://[::1]x",
+        "http://[::1]:",
+        "http://[::1]:99999",
+        "http://[]",
+        "http://[::1",
+        "http://a@b@c",
+        "http://a@",
+        "http://@a",
+        "",
+        "ftp://a",
+        "http://",
+        "http:// a",
+        "http://a b",
+        "http://a/\u{a0}",
+        "http://a/\u{feff}",
+        "http://a/\u{85}",
+        "http://a:99999",
+        "http://a:65535",
+        "http://a:65536",
+        "http://a:00080",
+        "http://a:",
+        "http://a:x",
+        "http://-a",
+        "http://a-",
+        "http://a..b",
+        "http://a.b.",
+        "http://a?q",
+        "http://a#f",
+        "http://a:1:2",
+        "example.com",
+        "http://xn--d1a.b/ü",
+    ];
+
+    #[test]
+    fn url_pattern_matches_interpreter() {
+        check_pattern(&url_pattern(), formats::is_url, URLS);
+    }
+
+    #[test]
+    fn email_pattern_matches_interpreter() {
+        let samples = [
+            "a@b",
+            "ada.lovelace+x@example.co.uk",
+            "x_y@a-b.c",
+            "",
+            "@b",
+            "a@",
+            "a@b@c",
+            "a b@c",
+            "a@-b.c",
+            "a@b-.c",
+            "a@b..c",
+            "ä@b.c",
+            "a@b.",
+            "{|}~@x",
+            "a@b\n",
+        ];
+        check_pattern(EMAIL_PATTERN, formats::is_email, &samples);
+    }
+
+    #[test]
+    fn uuid_pattern_matches_interpreter() {
+        let samples = [
+            "123e4567-e89b-12d3-a456-426614174000",
+            "123E4567-E89B-12D3-A456-426614174000",
+            "123e4567e89b12d3a456426614174000",
+            "123e4567-e89b-12d3-a456-42661417400g",
+            "123e4567-e89b-12d3-a456-4266141740000",
+            "123e4567-e89b-12d3-a456-426614174000\n",
+        ];
+        check_pattern(UUID_PATTERN, formats::is_uuid, &samples);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn url_pattern_agrees(s in "[hH][tT]{2}[pP][sS]?://[a-z0-9@:.\\[\\]/?# \u{a0}-]{0,12}") {
+            let re = regex::Regex::new(&url_pattern());
+            proptest::prop_assert!(re.is_ok());
+            if let Ok(re) = re {
+                proptest::prop_assert_eq!(re.is_match(&s), formats::is_url(&s), "{:?}", s);
+            }
+        }
+
+        #[test]
+        fn email_pattern_agrees(s in "[a-z.+@-]{0,8}") {
+            let re = regex::Regex::new(EMAIL_PATTERN);
+            proptest::prop_assert!(re.is_ok());
+            if let Ok(re) = re {
+                proptest::prop_assert_eq!(re.is_match(&s), formats::is_email(&s), "{:?}", s);
+            }
+        }
+    }
+}
