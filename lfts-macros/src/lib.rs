@@ -4,6 +4,7 @@
 //! `::lfts` paths only.
 
 mod ctxt;
+mod port;
 mod schema;
 
 use proc_macro::TokenStream;
@@ -14,4 +15,13 @@ use proc_macro::TokenStream;
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     schema::derive(&input).into()
+}
+
+/// Turns an async trait into a port: the trait with `Send` futures, an HTTP client
+/// (`{Trait}Client`), a server (`{Trait}Server`), a mock (`Mock{Trait}`), a dyn-compatible form
+/// (`Dyn{Trait}`), `impl {Trait} for lfts::Layered<P, L>` and the port descriptor. See the
+/// `lfts` crate docs.
+#[proc_macro_attribute]
+pub fn port(args: TokenStream, item: TokenStream) -> TokenStream {
+    port::port(args.into(), item.into()).into()
 }

@@ -383,3 +383,44 @@ pub fn untagged(variants: Vec<Variant>) -> Node {
             .collect(),
     )
 }
+// ---------------------------------------------------------------------------------------------
+// Support for `#[port]`.
+
+/// The future type of mock behaviours.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+/// The error a mock returns for a method that has no behaviour: a `501 Not Implemented`
+/// `http_error`, which no resilience layer retries.
+pub fn unexpected_call(port: &str, method: &str) -> crate::port::NetworkError {
+    crate::port::NetworkError::HttpError {
+        service: port.to_owned(),
+        status: 501,
+        body: format!("unexpected call: Mock{port} has no behaviour for `{method}`; set one with `on_{method}`"),
+    }
+}
+
+/// A port method's error type must be able to carry network failures.
+pub fn assert_remote_error<E>()
+where
+    E: crate::port::RemoteError
+        + crate::Schema
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+{
+}
+
+/// A port method's success type crosses the wire.
+pub fn assert_wire_type<T>()
+where
+    T: crate::Schema + serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+}
+
+/// A port method's arguments cross the wire and are replayed by retries.
+pub fn assert_argument<T>()
+where
+    T: crate::Schema + serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+}

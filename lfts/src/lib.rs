@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod http;
+pub mod mock;
 pub mod port;
 pub mod resilience;
 pub mod result;
@@ -38,7 +39,7 @@ pub mod validate;
 #[doc(hidden)]
 pub mod __private;
 
-pub use lfts_macros::Schema;
+pub use lfts_macros::{Schema, port};
 pub use schema::{Schema, TypeObject};
 pub use validate::{Path, ValidationError, ValidationErrors, check, decode, validate};
 

@@ -1,0 +1,230 @@
+//! The `#[port]` model: a trait, its methods, their arguments and `#[lfts(...)]` attributes.
+//! Parsing records every problem in the context and keeps going, so all are reported at once.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, ReturnType, TraitItem, Type};
+
+use crate::ctxt::Ctxt;
+
+pub struct Port {
+    pub item: syn::ItemTrait,
+    pub methods: Vec<Method>,
+}
+
+pub struct Method {
+    pub ident: Ident,
+    pub attrs: Vec<syn::Attribute>,
+    pub args: Vec<Arg>,
+    pub ok: Type,
+    pub err: Type,
+    pub idempotent: bool,
+    pub http: Option<Http>,
+    pub span: Span,
+}
+
+pub struct Arg {
+    pub ident: Ident,
+    pub ty: Type,
+}
+
+pub struct Http {
+    /// `get`, `post`, `put`, `patch` or `delete`.
+    pub method: Ident,
+    pub path: LitStr,
+}
+
+impl Port {
+    pub fn parse(cx: &Ctxt, mut item: syn::ItemTrait) -> Port {
+        if !item.generics.params.is_empty() {
+            cx.error_spanned(&item.generics, "#[port] traits cannot be generic: a port is one wire contract");
+        }
+        let mut methods = Vec::new();
+        for trait_item in &mut item.items {
+            match trait_item {
+                TraitItem::Fn(f) => {
+                    if let Some(m) = Method::parse(cx, f) {
+                        methods.push(m);
+                    }
+                    // `#[lfts(...)]` is ours; the trait the user sees must not carry it.
+                    f.attrs.retain(|a| !a.path().is_ident("lfts"));
+                }
+                other => cx.error_spanned(
+                    &*other,
+                    "#[port] traits hold only `async fn` methods; move constants and types elsewhere",
+                ),
+            }
+        }
+        Port { item, methods }
+    }
+}
+
+impl Method {
+    fn parse(cx: &Ctxt, f: &syn::TraitItemFn) -> Option<Method> {
+        let sig = &f.sig;
+        let mut ok = true;
+        if sig.asyncness.is_none() {
+            cx.error(
+                sig.fn_token.span,
+                format!("port methods must be `async fn`: write `async fn {}(&self, …)`", sig.ident),
+            );
+            ok = false;
+        }
+        if !sig.generics.params.is_empty() {
+            cx.error_spanned(&sig.generics, "port methods cannot be generic: each method is one wire contract");
+            ok = false;
+        }
+        if let Some(body) = &f.default {
+            cx.error_spanned(body, "port methods cannot have a default body");
+            ok = false;
+        }
+        let mut inputs = sig.inputs.iter();
+        match inputs.next() {
+            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() => {}
+            Some(FnArg::Receiver(r)) => {
+                cx.error_spanned(r, "port methods take `&self` (a shared reference), so one client serves many calls at once");
+                ok = false;
+            }
+            _ => {
+                cx.error(
+                    sig.ident.span(),
+                    format!("port methods take `&self` first: `async fn {}(&self, …)`", sig.ident),
+                );
+                ok = false;
+            }
+        }
+        let mut args = Vec::new();
+        for input in inputs {
+            match input {
+                FnArg::Typed(pt) => match &*pt.pat {
+                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                        if matches!(&*pt.ty, Type::Reference(_)) {
+                            cx.error_spanned(
+                                &pt.ty,
+                                "port method arguments are owned values (they cross the network and a retry replays them); take `String`, not `&str`",
+                            );
+                            ok = false;
+                        }
+                        args.push(Arg {
+                            ident: pi.ident.clone(),
+                            ty: (*pt.ty).clone(),
+                        });
+                    }
+                    other => {
+                        cx.error_spanned(other, "port method arguments need plain names: they are the JSON field names on the wire");
+                        ok = false;
+                    }
+                },
+                FnArg::Receiver(r) => {
+                    cx.error_spanned(r, "unexpected receiver");
+                    ok = false;
+                }
+            }
+        }
+        let result = match &sig.output {
+            ReturnType::Type(_, ty) => result_types(ty),
+            ReturnType::Default => None,
+        };
+        let Some((ok_ty, err_ty)) = result else {
+            let span = match &sig.output {
+                ReturnType::Type(_, ty) => ty.span(),
+                ReturnType::Default => sig.ident.span(),
+            };
+            cx.error(
+                span,
+                "port methods return `Result<T, E>`, where `E` can hold an `lfts::NetworkError`: a remote call can fail",
+            );
+            return None;
+        };
+        let (idempotent, http) = parse_attrs(cx, &f.attrs);
+        if let Some(http) = &http {
+            check_path(cx, http, &args);
+        }
+        ok.then(|| Method {
+            ident: sig.ident.clone(),
+            attrs: f.attrs.iter().filter(|a| !a.path().is_ident("lfts")).cloned().collect(),
+            args,
+            ok: ok_ty,
+            err: err_ty,
+            idempotent,
+            http,
+            span: sig.ident.span(),
+        })
+    }
+}
+
+/// `Result<T, E>` (any path ending in `Result` with two type arguments).
+fn result_types(ty: &Type) -> Option<(Type, Type)> {
+    let Type::Path(p) = ty else { return None };
+    let seg = p.path.segments.last()?;
+    if seg.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|a| match a {
+        GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    });
+    let ok = types.next()?;
+    let err = types.next()?;
+    types.next().is_none().then_some((ok, err))
+}
+
+/// `#[lfts(idempotent)]`, `#[lfts(http(get = "/users/{id}"))]`.
+fn parse_attrs(cx: &Ctxt, attrs: &[syn::Attribute]) -> (bool, Option<Http>) {
+    let mut idempotent = false;
+    let mut http = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("lfts")) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("idempotent") {
+                idempotent = true;
+                Ok(())
+            } else if meta.path.is_ident("http") {
+                meta.parse_nested_meta(|route| {
+                    let Some(verb) = route.path.get_ident().cloned() else {
+                        return Err(route.error("expected get, post, put, patch or delete"));
+                    };
+                    if !["get", "post", "put", "patch", "delete"].contains(&verb.to_string().as_str()) {
+                        return Err(route.error(
+                            "expected get, post, put, patch or delete: #[lfts(http(get = \"/users/{id}\"))]",
+                        ));
+                    }
+                    let path: LitStr = route.value()?.parse()?;
+                    if !path.value().starts_with('/') {
+                        return Err(syn::Error::new(path.span(), "an HTTP path starts with `/`"));
+                    }
+                    http = Some(Http { method: verb, path });
+                    Ok(())
+                })
+            } else {
+                Err(meta.error("unknown lfts method attribute; expected `idempotent` or `http(get = \"/path\")`"))
+            }
+        });
+        if let Err(e) = result {
+            cx.syn_error(e);
+        }
+    }
+    (idempotent, http)
+}
+
+/// Every `{name}` in a REST path names an argument.
+fn check_path(cx: &Ctxt, http: &Http, args: &[Arg]) {
+    let path = http.path.value();
+    let mut rest = path.as_str();
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            cx.error(http.path.span(), "unclosed `{` in the HTTP path");
+            return;
+        };
+        let name = &rest[start + 1..start + len];
+        if !args.iter().any(|a| a.ident == name) {
+            cx.error(
+                http.path.span(),
+                format!("path parameter `{{{name}}}` does not name an argument of this method"),
+            );
+        }
+        rest = &rest[start + len + 1..];
+    }
+}
