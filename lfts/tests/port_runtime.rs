@@ -739,6 +739,9 @@ async fn descriptor_and_contract_check() {
         .unwrap();
     assert_eq!(published, greeter_descriptor().to_json());
     assert_eq!(published["port"], "Greeter");
+    assert_eq!(published["fingerprint"], greeter_descriptor().fingerprint());
+    assert_eq!(published["bytecode"]["root"][0], 34, "a PORT root");
+    assert!(published["jsonSchema"].is_object());
     assert_eq!(published["methods"][0]["name"], "greet");
     assert_eq!(published["methods"][0]["params"], json!(["name"]));
 
@@ -1252,4 +1255,47 @@ fn network_error_wire_form_and_schema() {
         Node::Ref(_) => {}
         other => panic!("unexpected {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn several_ports_share_one_router() {
+    let users = PortRouter::new(users_descriptor())
+        .method::<GetUserArgs, User, UserError, _, _>(&GET_USER, |args: GetUserArgs| async move {
+            Ok(User {
+                id: args.id,
+                name: "Ada".into(),
+                verbose: args.verbose,
+            })
+        })
+        .into_routes();
+    let greeter = greeter_router(Arc::new(Impl::default())).into_routes();
+    let app = lfts::http::json_fallback(greeter.merge(users));
+    let server = lfts::http::serve(app, "127.0.0.1:0").await.unwrap();
+
+    let client = GreeterClient::new(server.url().as_str());
+    assert_eq!(
+        client.greet("Ada".into()).await.unwrap().message,
+        "Hello, Ada!"
+    );
+    let users = Client::new(server.url()).unwrap();
+    assert_eq!(get_user(&users, 3, false, Vec::new()).await.unwrap().id, 3);
+
+    // The server answers with its own fingerprint, so a caller can detect drift.
+    let response = reqwest::Client::new()
+        .post(format!("{}/Greeter/greet", server.url()))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"Ada"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["x-lfts-fingerprint"],
+        greeter_descriptor().fingerprint()
+    );
+    let response = reqwest::get(format!("{}/nowhere", server.url()))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(json_body(response).await["error"], "not_found");
+    server.shutdown().await.unwrap();
 }

@@ -29,7 +29,7 @@ pub use crate::port::ContractReport;
 /// The router type a port server produces (axum's).
 pub use axum::Router;
 pub use client::Client;
-pub use server::{PortRouter, ServerHandle, serve};
+pub use server::{PortRouter, ServerHandle, json_fallback, serve};
 pub use wire::{
     FINGERPRINT, IDEMPOTENCY_KEY, TRACEPARENT, TraceContext, current_idempotency_key,
     new_idempotency_key, with_idempotency_key, with_trace_context,

@@ -124,9 +124,11 @@ impl PortRouter {
         F: Fn(Args) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
+        let fingerprint = self.descriptor.fingerprint();
         let erased: Handler = Arc::new(move |req, limit| {
             Box::pin(handle::<Args, T, E, F, Fut>(
                 method,
+                fingerprint,
                 handler.clone(),
                 req,
                 limit,
@@ -136,13 +138,30 @@ impl PortRouter {
         self
     }
 
-    /// The router.
+    /// The router: [`into_routes`](PortRouter::into_routes) with the JSON `404` fallback of
+    /// [`json_fallback`].
     ///
     /// # Panics
     /// When two methods map to the same HTTP method and path, or to paths axum refuses
     /// (overlapping parameters such as `/users/{id}` and `/users/{name}`): a programming error
     /// that shows on the first start.
     pub fn into_router(self) -> Router {
+        json_fallback(self.into_routes())
+    }
+
+    /// The port's routes without a fallback, so that several ports merge into one router
+    /// (axum refuses to merge two routers that both have a fallback):
+    ///
+    /// ```ignore
+    /// let app = lfts::http::json_fallback(
+    ///     UserServiceServer::new(users).port_router().into_routes()
+    ///         .merge(BillingServer::new(billing).port_router().into_routes()),
+    /// );
+    /// ```
+    ///
+    /// # Panics
+    /// As [`into_router`](PortRouter::into_router).
+    pub fn into_routes(self) -> Router {
         let port = self.descriptor.name();
         let limit = self.body_limit;
         let mut paths: Vec<(String, MethodRouter, Vec<HttpMethod>)> = Vec::new();
@@ -187,22 +206,27 @@ impl PortRouter {
         for (path, route, _) in paths {
             router = router.route(&path, route);
         }
-        router
-            .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
-                error_response(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    format!("{} does not accept {method}", uri.path()),
-                )
-            })
-            .fallback(|method: Method, uri: Uri| async move {
-                error_response(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    format!("no route for {method} {}", uri.path()),
-                )
-            })
+        router.method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} does not accept {method}", uri.path()),
+            )
+        })
     }
+}
+
+/// Adds the JSON `404` fallback (`{"error": "not_found", "message": …}`) that
+/// [`PortRouter::into_router`] has, to a router merged from several ports'
+/// [`into_routes`](PortRouter::into_routes).
+pub fn json_fallback(router: Router) -> Router {
+    router.fallback(|method: Method, uri: Uri| async move {
+        error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {method} {}", uri.path()),
+        )
+    })
 }
 
 fn method_filter(method: HttpMethod) -> MethodFilter {
@@ -253,6 +277,7 @@ fn invalid_arguments(errors: &ValidationErrors) -> Response {
 
 async fn handle<Args, T, E, F, Fut>(
     info: &'static MethodInfo,
+    fingerprint: &'static str,
     handler: F,
     req: Request,
     limit: usize,
@@ -277,7 +302,21 @@ where
         method = info.name,
         trace_id = %trace.trace_id(),
     );
-    async move {
+    let caller = req
+        .headers()
+        .get(wire::FINGERPRINT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut response = async move {
+        if let Some(caller) = caller
+            && caller != fingerprint
+        {
+            tracing::debug!(
+                caller = %caller,
+                server = fingerprint,
+                "lfts: the caller was built against another version of the port"
+            );
+        }
         let args = match read_args::<Args>(info, req, limit).await {
             Ok(args) => args,
             Err(response) => return response,
@@ -311,7 +350,11 @@ where
         }
     }
     .instrument(span)
-    .await
+    .await;
+    if let Ok(v) = HeaderValue::from_str(fingerprint) {
+        response.headers_mut().insert(wire::FINGERPRINT, v);
+    }
+    response
 }
 
 /// Reads, merges, validates and decodes the arguments object of a request.

@@ -7,40 +7,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::method::MethodInfo;
-use crate::schema::{Defs, HttpRoute, Node, PortMethod, PortNode, Schema, TypeObject};
+use crate::schema::{Defs, Fingerprint, HttpRoute, Node, PortMethod, PortNode, Schema, TypeObject};
 
-// ---------------------------------------------------------------------------------------------
-// INTEGRATION POINT (schema encodings). The binary/JSON encodings, `TypeObject::fingerprint()`
-// and `to_json_schema()` are being written in `schema/`. Until they land, the fingerprint is a
-// SHA-256 over the in-memory tree's debug form (stable within one build of lfts, which is all
-// the tests need) and the bytecode and JSON Schema entries are `null`. Swap these three
-// functions for the real ones; nothing else in this module depends on how they work.
-// ---------------------------------------------------------------------------------------------
-
-/// The schema's fingerprint as lowercase hex.
+/// The schema's fingerprint as lowercase hex, as it travels in descriptors and headers.
 fn fingerprint_hex(schema: &TypeObject) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("{schema:?}").as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest.iter() {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    out
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// The schema's JSON (nested arrays) encoding.
-fn bytecode_json(schema: &TypeObject) -> Value {
-    let _ = schema;
-    Value::Null
-}
-
-/// The schema as JSON Schema 2020-12.
-fn json_schema(schema: &TypeObject) -> Value {
-    let _ = schema;
-    Value::Null
+    schema.fingerprint().to_string()
 }
 
 /// One method of a [`PortDescriptor`]: its [`MethodInfo`] and the schemas of its arguments
@@ -122,7 +93,8 @@ pub struct PortDescriptor {
     name: &'static str,
     methods: Vec<MethodDescriptor>,
     type_object: TypeObject,
-    fingerprint: String,
+    fingerprint: Fingerprint,
+    fingerprint_hex: String,
     json: Value,
 }
 
@@ -156,10 +128,17 @@ impl PortDescriptor {
         &self.type_object
     }
 
-    /// The fingerprint of [`type_object`](PortDescriptor::type_object), as lowercase hex: two
-    /// builds agree on it exactly when they agree on the contract.
+    /// The fingerprint of [`type_object`](PortDescriptor::type_object) (the SHA-256 of its
+    /// binary encoding), as lowercase hex, the form it takes in the descriptor JSON and the
+    /// `x-lfts-fingerprint` header: two builds agree on it exactly when they agree on the
+    /// contract.
     pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+        &self.fingerprint_hex
+    }
+
+    /// The fingerprint as a [`Fingerprint`] value.
+    pub fn fingerprint_value(&self) -> Fingerprint {
+        self.fingerprint
     }
 
     /// The descriptor as a server publishes it at `GET /{Port}`:
@@ -194,7 +173,7 @@ impl PortDescriptor {
         let mut diff = ContractDiff {
             local_port: self.name.to_owned(),
             remote_port: other.get("port").and_then(Value::as_str).map(str::to_owned),
-            local_fingerprint: self.fingerprint.clone(),
+            local_fingerprint: self.fingerprint_hex.clone(),
             remote_fingerprint: other
                 .get("fingerprint")
                 .and_then(Value::as_str)
@@ -353,12 +332,13 @@ impl PortDescriptorBuilder {
             }),
             table.defs().to_vec(),
         );
-        let fingerprint = fingerprint_hex(&type_object);
+        let fingerprint = type_object.fingerprint();
+        let fingerprint_hex = fingerprint.to_string();
         let json = json!({
             "port": self.name,
-            "fingerprint": fingerprint,
-            "bytecode": bytecode_json(&type_object),
-            "jsonSchema": json_schema(&type_object),
+            "fingerprint": fingerprint_hex,
+            "bytecode": type_object.to_json(),
+            "jsonSchema": type_object.to_json_schema(),
             "methods": methods.iter().map(MethodDescriptor::to_json).collect::<Vec<_>>(),
         });
         PortDescriptor {
@@ -366,6 +346,7 @@ impl PortDescriptorBuilder {
             methods,
             type_object,
             fingerprint,
+            fingerprint_hex,
             json,
         }
     }
