@@ -1,0 +1,22 @@
+use lfts::{NetworkError, Schema};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct User {
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub enum UserError {
+    NotFound,
+    #[lfts(network)]
+    Network(NetworkError),
+}
+
+pub struct Opaque;
+
+#[lfts::port]
+pub trait Users {
+    async fn get(&self, id: Opaque) -> Result<User, UserError>;
+}
+fn main() {}

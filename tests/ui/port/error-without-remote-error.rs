@@ -1,0 +1,25 @@
+use lfts::{NetworkError, Schema};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct User {
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub enum UserError {
+    NotFound,
+    #[lfts(network)]
+    Network(NetworkError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub enum PlainError {
+    NotFound,
+}
+
+#[lfts::port]
+pub trait Users {
+    async fn get(&self, id: u64) -> Result<User, PlainError>;
+}
+fn main() {}
