@@ -399,10 +399,10 @@ impl TypeObject {
         let mut defs = Vec::with_capacity(ndefs);
         for _ in 0..ndefs {
             let name = r.string()?;
-            let node = r.node(0)?;
+            let node = r.node()?;
             defs.push(Def { name, node });
         }
-        let root = r.node(0)?;
+        let root = r.node()?;
         if r.pos != bytes.len() {
             return Err(DecodeError::TrailingBytes { offset: r.pos });
         }
@@ -811,19 +811,6 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn boxed(&mut self, depth: usize) -> Res<Box<Node>> {
-        self.node(depth + 1).map(Box::new)
-    }
-
-    fn nodes(&mut self, depth: usize) -> Res<Vec<Node>> {
-        let n = self.count(1)?;
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            out.push(self.node(depth + 1)?);
-        }
-        Ok(out)
-    }
-
     /// Reads the op byte at the cursor, which must be `expected` (`PROPERTY`, `PORT_METHOD`).
     fn expect_op(&mut self, expected: Op) -> Res<()> {
         let at = self.pos;
@@ -841,14 +828,52 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn node(&mut self, depth: usize) -> Res<Node> {
-        let at = self.pos;
-        if depth >= MAX_DECODE_DEPTH {
-            return Err(DecodeError::TooDeep {
-                at: self.at(at),
-                limit: MAX_DECODE_DEPTH,
-            });
+    /// Reads one node and everything below it.
+    ///
+    /// Iterative: composite nodes under construction live on an explicit stack of [`Frame`]s,
+    /// so the call stack stays flat whatever the input; the stack's height is the nesting
+    /// depth, bounded by [`MAX_DECODE_DEPTH`].
+    fn node(&mut self) -> Res<Node> {
+        let mut stack: Vec<Frame> = Vec::new();
+        'read: loop {
+            if stack.len() >= MAX_DECODE_DEPTH {
+                return Err(DecodeError::TooDeep {
+                    at: self.at(self.pos),
+                    limit: MAX_DECODE_DEPTH,
+                });
+            }
+            let mut done = match self.head()? {
+                Head::Leaf(node) => Some(node),
+                Head::Open(frame) => {
+                    stack.push(frame);
+                    None
+                }
+            };
+            loop {
+                if let Some(node) = done.take() {
+                    match stack.last_mut() {
+                        Some(top) => top.feed(node),
+                        None => return Ok(node),
+                    }
+                }
+                let Some(top) = stack.last_mut() else {
+                    // Unreachable: a frame was pushed or fed just above.
+                    return Err(DecodeError::Truncated { offset: self.pos });
+                };
+                match top.next(self)? {
+                    Step::Child => continue 'read,
+                    Step::Done(node) => {
+                        stack.pop();
+                        done = Some(node);
+                    }
+                }
+            }
         }
+    }
+
+    /// Reads a node's op and inline payload: a whole leaf, or a frame awaiting children.
+    fn head(&mut self) -> Res<Head> {
+        let at = self.pos;
         let code = self.u8()?;
         let Some(op) = Op::from_code(code) else {
             return Err(DecodeError::UnknownOp {
@@ -856,31 +881,27 @@ impl<'a> Reader<'a> {
                 code: u64::from(code),
             });
         };
-        let refine = |r: Refinement, this: &mut Self| -> Res<Node> {
-            Ok(Node::Refine(r, this.boxed(depth)?))
-        };
-        Ok(match op {
-            Op::String => Node::String,
-            Op::Boolean => Node::Boolean,
-            Op::Null => Node::Null,
-            Op::OptionNone => Node::OptionNone,
-            Op::Any => Node::Any,
+        let wrap = |wrap: Wrap| Ok(Head::Open(Frame::One { wrap, child: None }));
+        match op {
+            Op::String => Ok(Head::Leaf(Node::String)),
+            Op::Boolean => Ok(Head::Leaf(Node::Boolean)),
+            Op::Null => Ok(Head::Leaf(Node::Null)),
+            Op::OptionNone => Ok(Head::Leaf(Node::OptionNone)),
+            Op::Any => Ok(Head::Leaf(Node::Any)),
             Op::Number => {
                 let kat = self.pos;
                 let k = self.u8()?;
                 match NumberKind::ALL.get(usize::from(k)) {
-                    Some(kind) => Node::Number(*kind),
-                    None => {
-                        return Err(DecodeError::BadNumberKind {
-                            at: self.at(kat),
-                            kind: k.to_string(),
-                        });
-                    }
+                    Some(kind) => Ok(Head::Leaf(Node::Number(*kind))),
+                    None => Err(DecodeError::BadNumberKind {
+                        at: self.at(kat),
+                        kind: k.to_string(),
+                    }),
                 }
             }
             Op::Literal => {
                 let kat = self.pos;
-                Node::Literal(match self.u8()? {
+                let lit = match self.u8()? {
                     0 => Literal::Str(self.string()?),
                     1 => Literal::Bool(self.flag()?),
                     2 => Literal::Int(self.i64()?),
@@ -891,44 +912,92 @@ impl<'a> Reader<'a> {
                             expected: "a literal kind (0 to 3)",
                         });
                     }
-                })
+                };
+                Ok(Head::Leaf(Node::Literal(lit)))
             }
-            Op::Array => Node::Array(self.boxed(depth)?),
-            Op::Optional => Node::Optional(self.boxed(depth)?),
-            Op::ResultOk => Node::ResultOk(self.boxed(depth)?),
-            Op::ResultErr => Node::ResultErr(self.boxed(depth)?),
-            Op::OptionSome => Node::OptionSome(self.boxed(depth)?),
-            Op::Tuple => Node::Tuple(self.nodes(depth)?),
-            Op::Union => Node::Union(self.nodes(depth)?),
+            Op::Ref => {
+                let index = self.u32()?;
+                if index as usize >= self.defs {
+                    return Err(DecodeError::DanglingRef {
+                        at: self.at(at),
+                        index: u64::from(index),
+                        defs: self.defs,
+                    });
+                }
+                Ok(Head::Leaf(Node::Ref(DefId(index))))
+            }
+            Op::Array => wrap(Wrap::Array),
+            Op::Optional => wrap(Wrap::Optional),
+            Op::ResultOk => wrap(Wrap::ResultOk),
+            Op::ResultErr => wrap(Wrap::ResultErr),
+            Op::OptionSome => wrap(Wrap::OptionSome),
+            Op::Brand => {
+                let name = self.string()?;
+                wrap(Wrap::Brand(name))
+            }
+            Op::Metadata => {
+                let name = self.opt_string()?;
+                let description = self.opt_string()?;
+                wrap(Wrap::Metadata(Metadata { name, description }))
+            }
+            Op::RefineMin => {
+                let x = self.f64()?;
+                wrap(Wrap::Refine(Refinement::Min(x)))
+            }
+            Op::RefineMax => {
+                let x = self.f64()?;
+                wrap(Wrap::Refine(Refinement::Max(x)))
+            }
+            Op::RefineMinLength => {
+                let n = self.u64()?;
+                wrap(Wrap::Refine(Refinement::MinLength(n)))
+            }
+            Op::RefineMaxLength => {
+                let n = self.u64()?;
+                wrap(Wrap::Refine(Refinement::MaxLength(n)))
+            }
+            Op::RefineMinItems => {
+                let n = self.u64()?;
+                wrap(Wrap::Refine(Refinement::MinItems(n)))
+            }
+            Op::RefineMaxItems => {
+                let n = self.u64()?;
+                wrap(Wrap::Refine(Refinement::MaxItems(n)))
+            }
+            Op::RefinePattern => {
+                let pattern = self.pattern()?;
+                wrap(Wrap::Refine(Refinement::Pattern(pattern)))
+            }
+            Op::RefineInteger => wrap(Wrap::Refine(Refinement::Integer)),
+            Op::RefineEmail => wrap(Wrap::Refine(Refinement::Email)),
+            Op::RefineUrl => wrap(Wrap::Refine(Refinement::Url)),
+            Op::RefineUuid => wrap(Wrap::Refine(Refinement::Uuid)),
+            Op::RefineNonEmpty => wrap(Wrap::Refine(Refinement::NonEmpty)),
+            Op::RefinePositive => wrap(Wrap::Refine(Refinement::Positive)),
+            Op::RefineNegative => wrap(Wrap::Refine(Refinement::Negative)),
+            Op::Map => Ok(Head::Open(Frame::Map {
+                key: None,
+                value: None,
+            })),
+            Op::Tuple | Op::Union => {
+                let n = self.count(1)?;
+                Ok(Head::Open(Frame::Seq {
+                    union: op == Op::Union,
+                    n,
+                    items: Vec::with_capacity(prealloc(n)),
+                }))
+            }
             Op::Object => {
                 let strict = self.flag()?;
                 // PROPERTY op, name, required, alias count, node.
                 let n = self.count(11)?;
-                let mut properties = Vec::with_capacity(n);
-                for _ in 0..n {
-                    self.expect_op(Op::Property)?;
-                    let name = self.string()?;
-                    let required = self.flag()?;
-                    let aliases = self.strings_list()?;
-                    let node = self.node(depth + 1)?;
-                    properties.push(Property {
-                        name,
-                        aliases,
-                        required,
-                        node,
-                    });
-                }
-                let flatten = self.nodes(depth)?;
-                Node::Object(Object {
-                    properties,
+                Ok(Head::Open(Frame::Object {
                     strict,
-                    flatten,
-                })
-            }
-            Op::Map => {
-                let key = self.boxed(depth)?;
-                let value = self.boxed(depth)?;
-                Node::Map { key, value }
+                    n,
+                    properties: Vec::with_capacity(prealloc(n)),
+                    pending: None,
+                    flatten: None,
+                }))
             }
             Op::DUnion => {
                 let tat = self.pos;
@@ -951,140 +1020,350 @@ impl<'a> Reader<'a> {
                 let strict = self.flag()?;
                 // name, alias count, payload flag.
                 let n = self.count(9)?;
-                let mut variants = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let name = self.string()?;
-                    let aliases = self.strings_list()?;
-                    let node = if self.flag()? {
-                        Some(self.node(depth + 1)?)
-                    } else {
-                        None
-                    };
-                    variants.push(Variant {
-                        name,
-                        aliases,
-                        node,
-                    });
-                }
-                Node::DUnion(DUnion {
+                Ok(Head::Open(Frame::DUnion {
                     tagging,
-                    variants,
                     strict,
-                })
-            }
-            Op::Brand => {
-                let name = self.string()?;
-                Node::Brand(name, self.boxed(depth)?)
-            }
-            Op::Ref => {
-                let index = self.u32()?;
-                if index as usize >= self.defs {
-                    return Err(DecodeError::DanglingRef {
-                        at: self.at(at),
-                        index: u64::from(index),
-                        defs: self.defs,
-                    });
-                }
-                Node::Ref(DefId(index))
-            }
-            Op::RefineMin => {
-                let x = self.f64()?;
-                refine(Refinement::Min(x), self)?
-            }
-            Op::RefineMax => {
-                let x = self.f64()?;
-                refine(Refinement::Max(x), self)?
-            }
-            Op::RefineMinLength => {
-                let n = self.u64()?;
-                refine(Refinement::MinLength(n), self)?
-            }
-            Op::RefineMaxLength => {
-                let n = self.u64()?;
-                refine(Refinement::MaxLength(n), self)?
-            }
-            Op::RefineMinItems => {
-                let n = self.u64()?;
-                refine(Refinement::MinItems(n), self)?
-            }
-            Op::RefineMaxItems => {
-                let n = self.u64()?;
-                refine(Refinement::MaxItems(n), self)?
-            }
-            Op::RefinePattern => {
-                let pat = self.pos;
-                let (index, source) = self.string_ref()?;
-                self.spend(source.len())?;
-                let pattern = match self.patterns.get(&index) {
-                    Some(p) => p.clone(),
-                    None => {
-                        let p = Pattern::new(source).map_err(|e| DecodeError::BadPattern {
-                            at: self.at(pat),
-                            pattern: source.to_owned(),
-                            reason: e.to_string(),
-                        })?;
-                        self.patterns.insert(index, p.clone());
-                        p
-                    }
-                };
-                refine(Refinement::Pattern(pattern), self)?
-            }
-            Op::RefineInteger => refine(Refinement::Integer, self)?,
-            Op::RefineEmail => refine(Refinement::Email, self)?,
-            Op::RefineUrl => refine(Refinement::Url, self)?,
-            Op::RefineUuid => refine(Refinement::Uuid, self)?,
-            Op::RefineNonEmpty => refine(Refinement::NonEmpty, self)?,
-            Op::RefinePositive => refine(Refinement::Positive, self)?,
-            Op::RefineNegative => refine(Refinement::Negative, self)?,
-            Op::Metadata => {
-                let name = self.opt_string()?;
-                let description = self.opt_string()?;
-                Node::Metadata(Metadata { name, description }, self.boxed(depth)?)
+                    n,
+                    variants: Vec::with_capacity(prealloc(n)),
+                    pending: None,
+                }))
             }
             Op::Port => {
                 let name = self.string()?;
                 // PORT_METHOD op, name, param count, ok, err, idempotent, http flag.
                 let n = self.count(13)?;
-                let mut methods = Vec::with_capacity(n);
-                for _ in 0..n {
-                    self.expect_op(Op::PortMethod)?;
-                    let name = self.string()?;
-                    // name + node.
-                    let np = self.count(5)?;
-                    let mut params = Vec::with_capacity(np);
-                    for _ in 0..np {
-                        let pname = self.string()?;
-                        params.push((pname, self.node(depth + 1)?));
-                    }
-                    let ok = self.node(depth + 1)?;
-                    let err = self.node(depth + 1)?;
-                    let idempotent = self.flag()?;
-                    let http = if self.flag()? {
-                        Some(HttpRoute {
-                            method: self.string()?,
-                            path: self.string()?,
-                        })
-                    } else {
-                        None
-                    };
-                    methods.push(PortMethod {
-                        name,
-                        params,
-                        ok,
-                        err,
-                        idempotent,
-                        http,
-                    });
-                }
-                Node::Port(PortNode { name, methods })
+                Ok(Head::Open(Frame::Port {
+                    name,
+                    n,
+                    methods: Vec::with_capacity(prealloc(n)),
+                    current: None,
+                }))
             }
             Op::Undefined | Op::Readonly | Op::Effect | Op::Property | Op::PortMethod => {
-                return Err(DecodeError::UnexpectedOp {
+                Err(DecodeError::UnexpectedOp {
                     at: self.at(at),
                     op,
-                });
+                })
             }
-        })
+        }
+    }
+
+    /// A `REFINE_PATTERN`'s pattern: compiled once per distinct string.
+    fn pattern(&mut self) -> Res<Pattern> {
+        let at = self.pos;
+        let (index, source) = self.string_ref()?;
+        self.spend(source.len())?;
+        if let Some(p) = self.patterns.get(&index) {
+            return Ok(p.clone());
+        }
+        let p = Pattern::new(source).map_err(|e| DecodeError::BadPattern {
+            at: self.at(at),
+            pattern: source.to_owned(),
+            reason: e.to_string(),
+        })?;
+        self.patterns.insert(index, p.clone());
+        Ok(p)
+    }
+}
+
+/// Room reserved up front for a counted collection. The count has been checked against the
+/// bytes left, but nested collections share those bytes, so only a little is reserved ahead;
+/// the rest grows with what is actually decoded.
+fn prealloc(n: usize) -> usize {
+    n.min(16)
+}
+
+/// What [`Reader::head`] read.
+enum Head {
+    /// A node with no children.
+    Leaf(Node),
+    /// A composite node whose children follow.
+    Open(Frame),
+}
+
+/// What a [`Frame`] needs next.
+enum Step {
+    /// A child node (read it, then [`Frame::feed`] it).
+    Child,
+    /// Nothing more: the frame is the finished node.
+    Done(Node),
+}
+
+/// A node with one child.
+enum Wrap {
+    Array,
+    Optional,
+    ResultOk,
+    ResultErr,
+    OptionSome,
+    Brand(String),
+    Refine(Refinement),
+    Metadata(Metadata),
+}
+
+impl Wrap {
+    fn build(self, child: Node) -> Node {
+        let inner = Box::new(child);
+        match self {
+            Wrap::Array => Node::Array(inner),
+            Wrap::Optional => Node::Optional(inner),
+            Wrap::ResultOk => Node::ResultOk(inner),
+            Wrap::ResultErr => Node::ResultErr(inner),
+            Wrap::OptionSome => Node::OptionSome(inner),
+            Wrap::Brand(name) => Node::Brand(name, inner),
+            Wrap::Refine(r) => Node::Refine(r, inner),
+            Wrap::Metadata(m) => Node::Metadata(m, inner),
+        }
+    }
+}
+
+/// A port method under construction.
+struct MethodFrame {
+    name: String,
+    n: usize,
+    params: Vec<(String, Node)>,
+    pending: Option<String>,
+    ok: Option<Node>,
+    err: Option<Node>,
+}
+
+/// A composite node under construction on the decoder's stack.
+enum Frame {
+    One {
+        wrap: Wrap,
+        child: Option<Node>,
+    },
+    Map {
+        key: Option<Node>,
+        value: Option<Node>,
+    },
+    Seq {
+        union: bool,
+        n: usize,
+        items: Vec<Node>,
+    },
+    Object {
+        strict: bool,
+        n: usize,
+        properties: Vec<Property>,
+        /// The property whose node is being read: name, required, aliases.
+        pending: Option<(String, bool, Vec<String>)>,
+        /// Once the properties are read: how many flattened nodes, and those read so far.
+        flatten: Option<(usize, Vec<Node>)>,
+    },
+    DUnion {
+        tagging: Tagging,
+        strict: bool,
+        n: usize,
+        variants: Vec<Variant>,
+        /// The variant whose payload is being read: name, aliases.
+        pending: Option<(String, Vec<String>)>,
+    },
+    Port {
+        name: String,
+        n: usize,
+        methods: Vec<PortMethod>,
+        current: Option<Box<MethodFrame>>,
+    },
+}
+
+impl Frame {
+    /// Stores a finished child where the last [`Step::Child`] asked for it.
+    fn feed(&mut self, node: Node) {
+        match self {
+            Frame::One { child, .. } => *child = Some(node),
+            Frame::Map { key, value } => {
+                if key.is_none() {
+                    *key = Some(node);
+                } else {
+                    *value = Some(node);
+                }
+            }
+            Frame::Seq { items, .. } => items.push(node),
+            Frame::Object {
+                properties,
+                pending,
+                flatten,
+                ..
+            } => match (pending.take(), flatten) {
+                (Some((name, required, aliases)), _) => properties.push(Property {
+                    name,
+                    aliases,
+                    required,
+                    node,
+                }),
+                (None, Some((_, nodes))) => nodes.push(node),
+                (None, None) => {}
+            },
+            Frame::DUnion {
+                variants, pending, ..
+            } => {
+                if let Some((name, aliases)) = pending.take() {
+                    variants.push(Variant {
+                        name,
+                        aliases,
+                        node: Some(node),
+                    });
+                }
+            }
+            Frame::Port {
+                current: Some(m), ..
+            } => {
+                if let Some(name) = m.pending.take() {
+                    m.params.push((name, node));
+                } else if m.ok.is_none() {
+                    m.ok = Some(node);
+                } else {
+                    m.err = Some(node);
+                }
+            }
+            Frame::Port { current: None, .. } => {}
+        }
+    }
+
+    /// Reads whatever precedes the next child, and says whether a child or nothing follows.
+    fn next(&mut self, r: &mut Reader<'_>) -> Res<Step> {
+        match self {
+            Frame::One { wrap, child } => Ok(match child.take() {
+                None => Step::Child,
+                Some(child) => Step::Done(std::mem::replace(wrap, Wrap::Array).build(child)),
+            }),
+            Frame::Map { key, value } => Ok(match (key.take(), value.take()) {
+                (Some(key), Some(value)) => Step::Done(Node::Map {
+                    key: Box::new(key),
+                    value: Box::new(value),
+                }),
+                (k, _) => {
+                    *key = k;
+                    Step::Child
+                }
+            }),
+            Frame::Seq { union, n, items } => Ok(if items.len() < *n {
+                Step::Child
+            } else {
+                let items = std::mem::take(items);
+                Step::Done(if *union {
+                    Node::Union(items)
+                } else {
+                    Node::Tuple(items)
+                })
+            }),
+            Frame::Object {
+                strict,
+                n,
+                properties,
+                pending,
+                flatten,
+            } => {
+                if properties.len() < *n {
+                    r.expect_op(Op::Property)?;
+                    let name = r.string()?;
+                    let required = r.flag()?;
+                    let aliases = r.strings_list()?;
+                    *pending = Some((name, required, aliases));
+                    return Ok(Step::Child);
+                }
+                let (count, nodes) = match flatten {
+                    Some(f) => f,
+                    None => {
+                        let count = r.count(1)?;
+                        flatten.insert((count, Vec::with_capacity(prealloc(count))))
+                    }
+                };
+                if nodes.len() < *count {
+                    return Ok(Step::Child);
+                }
+                Ok(Step::Done(Node::Object(Object {
+                    properties: std::mem::take(properties),
+                    strict: *strict,
+                    flatten: std::mem::take(nodes),
+                })))
+            }
+            Frame::DUnion {
+                tagging,
+                strict,
+                n,
+                variants,
+                pending,
+            } => {
+                while variants.len() < *n {
+                    let name = r.string()?;
+                    let aliases = r.strings_list()?;
+                    if r.flag()? {
+                        *pending = Some((name, aliases));
+                        return Ok(Step::Child);
+                    }
+                    variants.push(Variant {
+                        name,
+                        aliases,
+                        node: None,
+                    });
+                }
+                Ok(Step::Done(Node::DUnion(DUnion {
+                    tagging: std::mem::replace(tagging, Tagging::External),
+                    variants: std::mem::take(variants),
+                    strict: *strict,
+                })))
+            }
+            Frame::Port {
+                name,
+                n,
+                methods,
+                current,
+            } => loop {
+                let m = match current {
+                    Some(m) => m,
+                    None => {
+                        if methods.len() >= *n {
+                            return Ok(Step::Done(Node::Port(PortNode {
+                                name: std::mem::take(name),
+                                methods: std::mem::take(methods),
+                            })));
+                        }
+                        r.expect_op(Op::PortMethod)?;
+                        let name = r.string()?;
+                        // name + node.
+                        let np = r.count(5)?;
+                        current.insert(Box::new(MethodFrame {
+                            name,
+                            n: np,
+                            params: Vec::with_capacity(prealloc(np)),
+                            pending: None,
+                            ok: None,
+                            err: None,
+                        }))
+                    }
+                };
+                if m.params.len() < m.n {
+                    m.pending = Some(r.string()?);
+                    return Ok(Step::Child);
+                }
+                if m.ok.is_none() || m.err.is_none() {
+                    return Ok(Step::Child);
+                }
+                let (Some(ok), Some(err)) = (m.ok.take(), m.err.take()) else {
+                    return Ok(Step::Child);
+                };
+                let idempotent = r.flag()?;
+                let http = if r.flag()? {
+                    Some(HttpRoute {
+                        method: r.string()?,
+                        path: r.string()?,
+                    })
+                } else {
+                    None
+                };
+                methods.push(PortMethod {
+                    name: std::mem::take(&mut m.name),
+                    params: std::mem::take(&mut m.params),
+                    ok,
+                    err,
+                    idempotent,
+                    http,
+                });
+                *current = None;
+            },
+        }
     }
 }
 

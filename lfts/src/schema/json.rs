@@ -118,63 +118,68 @@ impl TypeObject {
     /// Decodes the JSON encoding, rejecting anything malformed with a [`DecodeError`] whose
     /// location is a JSON Pointer; never panics.
     pub fn from_json(value: &Value) -> Result<TypeObject, DecodeError> {
-        let top = At::ROOT;
+        let mut dec = Decoder {
+            defs: 0,
+            patterns: HashMap::new(),
+            paths: Vec::new(),
+        };
         let Some(doc) = value.as_object() else {
-            return Err(invalid(&top, "an object {\"lfts\", \"root\", \"defs\"}"));
+            return Err(dec.invalid(DOC, &[], "an object {\"lfts\", \"root\", \"defs\"}"));
         };
         for key in doc.keys() {
             if !matches!(key.as_str(), "lfts" | "root" | "defs") {
-                return Err(invalid(&top.key(key), "only the keys lfts, root and defs"));
+                return Err(dec.invalid(
+                    DOC,
+                    &[Seg::Key(key)],
+                    "only the keys lfts, root and defs",
+                ));
             }
         }
-        match doc.get("lfts") {
-            Some(v) if v.as_u64() == Some(JSON_FORMAT_VERSION) => {}
-            Some(v) => {
-                return match v.as_u64() {
-                    Some(version) => Err(DecodeError::UnsupportedVersion { version }),
-                    None => Err(invalid(&top.key("lfts"), "the format version 1")),
-                };
-            }
-            None => return Err(invalid(&top.key("lfts"), "the format version 1")),
+        match doc.get("lfts").map(Value::as_u64) {
+            Some(Some(JSON_FORMAT_VERSION)) => {}
+            Some(Some(version)) => return Err(DecodeError::UnsupportedVersion { version }),
+            _ => return Err(dec.invalid(DOC, &[Seg::Key("lfts")], "the format version 1")),
         }
-        let defs_at = top.key("defs");
         let raw_defs: &[Value] = match doc.get("defs") {
             None => &[],
             Some(Value::Array(list)) => list,
-            Some(_) => return Err(invalid(&defs_at, "an array of definitions")),
+            Some(_) => {
+                return Err(dec.invalid(DOC, &[Seg::Key("defs")], "an array of definitions"));
+            }
         };
-        let mut dec = Decoder {
-            defs: raw_defs.len(),
-            patterns: HashMap::new(),
-        };
+        dec.defs = raw_defs.len();
         let mut defs = Vec::with_capacity(raw_defs.len());
         for (i, raw) in raw_defs.iter().enumerate() {
-            let at = defs_at.index(i);
+            let here = [Seg::Key("defs"), Seg::Index(i)];
             let Some(obj) = raw.as_object() else {
-                return Err(invalid(&at, "a definition {\"name\", \"node\"}"));
+                return Err(dec.invalid(DOC, &here, "a definition {\"name\", \"node\"}"));
             };
             for key in obj.keys() {
                 if !matches!(key.as_str(), "name" | "node") {
-                    return Err(invalid(&at.key(key), "only the keys name and node"));
+                    let at = [Seg::Key("defs"), Seg::Index(i), Seg::Key(key)];
+                    return Err(dec.invalid(DOC, &at, "only the keys name and node"));
                 }
             }
-            let name_at = at.key("name");
-            let name = string(obj.get("name"), &name_at, "the definition's name")?;
-            let node_at = at.key("node");
-            let Some(node) = obj.get("node") else {
-                return Err(invalid(&node_at, "the definition's node"));
+            let Some(name) = obj.get("name").and_then(Value::as_str) else {
+                let at = [Seg::Key("defs"), Seg::Index(i), Seg::Key("name")];
+                return Err(dec.invalid(DOC, &at, "the definition's name"));
             };
-            let node = dec.node(node, &node_at, 0)?;
+            let at = [Seg::Key("defs"), Seg::Index(i), Seg::Key("node")];
+            let Some(node) = obj.get("node") else {
+                return Err(dec.invalid(DOC, &at, "the definition's node"));
+            };
+            let at = dec.path(DOC, &at);
+            let node = dec.tree(node, at)?;
             defs.push(Def {
                 name: name.to_owned(),
                 node,
             });
         }
-        let root_at = top.key("root");
         let Some(root) = doc.get("root") else {
-            return Err(invalid(&root_at, "the root node"));
+            return Err(dec.invalid(DOC, &[Seg::Key("root")], "the root node"));
         };
-        let root = dec.node(root, &root_at, 0)?;
+        let at = dec.path(DOC, &[Seg::Key("root")]);
+        let root = dec.tree(root, at)?;
         let schema = TypeObject::from_parts(root, defs);
         check_refs(&schema, Location::Pointer(String::new()))?;
         Ok(schema)
@@ -393,211 +398,198 @@ fn encode_port(port: &PortNode) -> Value {
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
+//
+// Iterative, so that the call stack stays flat whatever the input: `Decoder::tree` keeps an
+// explicit stack of tasks. Each node array is parsed twice by the same code (`Decoder::parse`):
+// first with a `Collect` sink that checks everything but the children and lists where the
+// children are, then, once those are decoded, with a `Feed` sink that hands them over in the
+// same order.
 
-/// A position in the document, as a chain of segments on the stack; turned into a JSON
-/// Pointer only when an error is reported.
-#[derive(Clone, Copy)]
-struct At<'p> {
-    parent: Option<&'p At<'p>>,
-    seg: Seg<'p>,
-}
+/// A position in the document: an index into the decoder's path arena, or [`DOC`].
+type PathId = usize;
 
+/// The document itself.
+const DOC: PathId = usize::MAX;
+
+/// One step of a JSON Pointer.
 #[derive(Clone, Copy)]
-enum Seg<'p> {
-    Root,
-    Key(&'p str),
+enum Seg<'v> {
+    Key(&'v str),
     Index(usize),
-}
-
-impl<'p> At<'p> {
-    const ROOT: At<'static> = At {
-        parent: None,
-        seg: Seg::Root,
-    };
-
-    fn key<'q>(&'q self, key: &'q str) -> At<'q> {
-        At {
-            parent: Some(self),
-            seg: Seg::Key(key),
-        }
-    }
-
-    fn index(&self, i: usize) -> At<'_> {
-        At {
-            parent: Some(self),
-            seg: Seg::Index(i),
-        }
-    }
-
-    fn location(&self) -> Location {
-        let mut segs = Vec::new();
-        let mut cur = Some(self);
-        while let Some(at) = cur {
-            segs.push(at.seg);
-            cur = at.parent;
-        }
-        let mut out = String::new();
-        for seg in segs.iter().rev() {
-            match seg {
-                Seg::Root => {}
-                Seg::Key(k) => {
-                    out.push('/');
-                    out.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                }
-                Seg::Index(i) => {
-                    out.push('/');
-                    out.push_str(&i.to_string());
-                }
-            }
-        }
-        Location::Pointer(out)
-    }
 }
 
 type Res<T> = Result<T, DecodeError>;
 
-fn invalid(at: &At<'_>, expected: &'static str) -> DecodeError {
-    DecodeError::Invalid {
-        at: at.location(),
-        expected,
-    }
-}
-
-fn string<'v>(v: Option<&'v Value>, at: &At<'_>, expected: &'static str) -> Res<&'v str> {
-    v.and_then(Value::as_str)
-        .ok_or_else(|| invalid(at, expected))
-}
-
-/// The entries of a node array, read front to back.
-struct Cursor<'v, 'p> {
-    items: &'v [Value],
-    next: usize,
-    at: &'p At<'p>,
-}
-
-impl<'v, 'p> Cursor<'v, 'p> {
-    fn remaining(&self) -> usize {
-        self.items.len().saturating_sub(self.next)
-    }
-
-    fn peek(&self) -> Option<&'v Value> {
-        self.items.get(self.next)
-    }
-
-    /// The next entry and its position; `expected` names it in the error when it is missing.
-    fn take(&mut self, expected: &'static str) -> Res<(&'v Value, usize)> {
-        let i = self.next;
-        match self.items.get(i) {
-            Some(v) => {
-                self.next += 1;
-                Ok((v, i))
-            }
-            None => Err(invalid(&self.at.index(i), expected)),
-        }
-    }
-
-    fn string(&mut self, expected: &'static str) -> Res<&'v str> {
-        let (v, i) = self.take(expected)?;
-        string(Some(v), &self.at.index(i), expected)
-    }
-
-    fn u64(&mut self, expected: &'static str) -> Res<u64> {
-        let (v, i) = self.take(expected)?;
-        v.as_u64()
-            .ok_or_else(|| invalid(&self.at.index(i), expected))
-    }
-
-    fn flag(&mut self, expected: &'static str) -> Res<bool> {
-        match self.u64(expected) {
-            Ok(0) => Ok(false),
-            Ok(1) => Ok(true),
-            Ok(_) => Err(invalid(&self.at.index(self.next - 1), expected)),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// A count of entries that each take `width` array slots, checked against what is left.
-    fn count(&mut self, width: usize, expected: &'static str) -> Res<usize> {
-        let i = self.next;
-        let n = self.u64(expected)?;
-        match usize::try_from(n) {
-            Ok(n) if n.saturating_mul(width) <= self.remaining() => Ok(n),
-            _ => Err(DecodeError::CountTooLarge {
-                at: self.at.index(i).location(),
-                count: n,
-            }),
-        }
-    }
-
-    /// Reads the op code of a `PROPERTY` / `PORT_METHOD` entry.
-    fn expect_op(&mut self, expected: Op) -> Res<()> {
-        let (v, i) = self.take("an op code")?;
-        match op_of(v, &self.at.index(i))? {
-            op if op == expected => Ok(()),
-            op => Err(DecodeError::UnexpectedOp {
-                at: self.at.index(i).location(),
-                op,
-            }),
-        }
-    }
-
-    fn finish(&self) -> Res<()> {
-        if self.remaining() == 0 {
-            Ok(())
-        } else {
-            Err(invalid(&self.at.index(self.next), "no further entries"))
-        }
-    }
-}
-
-fn op_of(v: &Value, at: &At<'_>) -> Res<Op> {
-    let Some(code) = v.as_u64() else {
-        return Err(invalid(at, "an op code"));
-    };
-    u8::try_from(code)
-        .ok()
-        .and_then(Op::from_code)
-        .ok_or_else(|| DecodeError::UnknownOp {
-            at: at.location(),
-            code,
-        })
-}
-
-struct Decoder {
+struct Decoder<'v> {
     defs: usize,
     patterns: HashMap<String, Pattern>,
+    /// Where each visited child is: its parent and the step from it. Grows by a few entries
+    /// per node, so it is bounded by the size of the document.
+    paths: Vec<(PathId, Seg<'v>)>,
 }
 
-impl Decoder {
-    fn node(&mut self, v: &Value, at: &At<'_>, depth: usize) -> Res<Node> {
-        if depth >= MAX_DECODE_DEPTH {
-            return Err(DecodeError::TooDeep {
-                at: at.location(),
-                limit: MAX_DECODE_DEPTH,
-            });
+/// Receives the children a node array holds, in order.
+trait Sink<'v> {
+    fn child(
+        &mut self,
+        dec: &mut Decoder<'v>,
+        value: &'v Value,
+        parent: PathId,
+        segs: &[Seg<'v>],
+    ) -> Res<Node>;
+}
+
+/// First pass: remembers each child and where it is, and stands in for it with `ANY`.
+struct Collect<'v> {
+    children: Vec<(&'v Value, PathId)>,
+}
+
+impl<'v> Sink<'v> for Collect<'v> {
+    fn child(
+        &mut self,
+        dec: &mut Decoder<'v>,
+        value: &'v Value,
+        parent: PathId,
+        segs: &[Seg<'v>],
+    ) -> Res<Node> {
+        let at = dec.path(parent, segs);
+        self.children.push((value, at));
+        Ok(Node::Any)
+    }
+}
+
+/// Second pass: hands over the decoded children.
+struct Feed {
+    children: std::vec::IntoIter<Node>,
+}
+
+impl<'v> Sink<'v> for Feed {
+    fn child(
+        &mut self,
+        dec: &mut Decoder<'v>,
+        _value: &'v Value,
+        parent: PathId,
+        segs: &[Seg<'v>],
+    ) -> Res<Node> {
+        // The first pass saw the same children, so there is always one.
+        self.children
+            .next()
+            .ok_or_else(|| dec.invalid(parent, segs, "a node"))
+    }
+}
+
+enum Task<'v> {
+    /// Check a node array and schedule its children.
+    Visit(&'v Value, PathId, usize),
+    /// Build a node array from its `usize` decoded children, the last ones on the done stack.
+    Build(&'v [Value], PathId, usize),
+}
+
+impl<'v> Decoder<'v> {
+    /// Records the position `segs` below `parent`.
+    fn path(&mut self, parent: PathId, segs: &[Seg<'v>]) -> PathId {
+        let mut at = parent;
+        for seg in segs {
+            self.paths.push((at, *seg));
+            at = self.paths.len() - 1;
         }
-        let Some(items) = v.as_array() else {
-            return Err(invalid(at, "a node: an array starting with an op code"));
-        };
+        at
+    }
+
+    /// The JSON Pointer of `segs` below `at`.
+    fn location(&self, at: PathId, segs: &[Seg<'_>]) -> Location {
+        let mut chain: Vec<String> = segs.iter().rev().map(seg_text).collect();
+        let mut cur = at;
+        // Each entry's parent was recorded before it, so the walk ends.
+        while let Some((parent, seg)) = self.paths.get(cur) {
+            chain.push(seg_text(seg));
+            if *parent >= cur {
+                break;
+            }
+            cur = *parent;
+        }
+        let mut out = String::new();
+        for step in chain.iter().rev() {
+            out.push('/');
+            out.push_str(step);
+        }
+        Location::Pointer(out)
+    }
+
+    fn invalid(&self, at: PathId, segs: &[Seg<'_>], expected: &'static str) -> DecodeError {
+        DecodeError::Invalid {
+            at: self.location(at, segs),
+            expected,
+        }
+    }
+
+    /// Decodes a node and everything below it.
+    fn tree(&mut self, value: &'v Value, at: PathId) -> Res<Node> {
+        let mut tasks = vec![Task::Visit(value, at, 0)];
+        let mut done: Vec<Node> = Vec::new();
+        while let Some(task) = tasks.pop() {
+            match task {
+                Task::Visit(value, at, depth) => {
+                    if depth >= MAX_DECODE_DEPTH {
+                        return Err(DecodeError::TooDeep {
+                            at: self.location(at, &[]),
+                            limit: MAX_DECODE_DEPTH,
+                        });
+                    }
+                    let Some(items) = value.as_array() else {
+                        return Err(self.invalid(at, &[], NODE));
+                    };
+                    let mut sink = Collect {
+                        children: Vec::new(),
+                    };
+                    self.parse(items, at, &mut sink)?;
+                    tasks.push(Task::Build(items, at, sink.children.len()));
+                    for (child, cat) in sink.children.into_iter().rev() {
+                        tasks.push(Task::Visit(child, cat, depth + 1));
+                    }
+                }
+                Task::Build(items, at, n) => {
+                    let start = done.len().saturating_sub(n);
+                    let children = done.split_off(start);
+                    let mut sink = Feed {
+                        children: children.into_iter(),
+                    };
+                    let node = self.parse(items, at, &mut sink)?;
+                    done.push(node);
+                }
+            }
+        }
+        match (done.pop(), done.is_empty()) {
+            (Some(node), true) => Ok(node),
+            _ => Err(self.invalid(at, &[], NODE)),
+        }
+    }
+
+    /// Parses one node array, getting its children from `sink`.
+    fn parse<S: Sink<'v>>(&mut self, items: &'v [Value], at: PathId, sink: &mut S) -> Res<Node> {
         let mut c = Cursor { items, next: 0, at };
-        let (code, i) = c.take("a node: an array starting with an op code")?;
-        let op = op_of(code, &at.index(i))?;
-        let node = self.payload(op, &mut c, depth)?;
-        c.finish()?;
+        let op = c.op(self, NODE)?;
+        let node = self.payload(op, &mut c, sink)?;
+        c.finish(self)?;
         Ok(node)
     }
 
-    /// The next entry of `c`, decoded as a child node.
-    fn child(&mut self, c: &mut Cursor<'_, '_>, depth: usize, expected: &'static str) -> Res<Node> {
-        let (v, i) = c.take(expected)?;
-        self.node(v, &c.at.index(i), depth + 1)
+    /// The next entry of `c`, as a child node.
+    fn child<S: Sink<'v>>(
+        &mut self,
+        c: &mut Cursor<'v>,
+        sink: &mut S,
+        expected: &'static str,
+    ) -> Res<Node> {
+        let (v, i) = c.take(self, expected)?;
+        sink.child(self, v, c.at, &[Seg::Index(i)])
     }
 
-    fn boxed(&mut self, c: &mut Cursor<'_, '_>, depth: usize) -> Res<Box<Node>> {
-        self.child(c, depth, "the inner node").map(Box::new)
+    fn boxed<S: Sink<'v>>(&mut self, c: &mut Cursor<'v>, sink: &mut S) -> Res<Box<Node>> {
+        self.child(c, sink, "the inner node").map(Box::new)
     }
 
-    fn payload(&mut self, op: Op, c: &mut Cursor<'_, '_>, depth: usize) -> Res<Node> {
+    fn payload<S: Sink<'v>>(&mut self, op: Op, c: &mut Cursor<'v>, sink: &mut S) -> Res<Node> {
         Ok(match op {
             Op::String => Node::String,
             Op::Boolean => Node::Boolean,
@@ -607,15 +599,15 @@ impl Decoder {
             Op::Number => match c.peek() {
                 None => Node::Number(NumberKind::F64),
                 Some(_) => {
-                    let (v, i) = c.take("a number kind")?;
+                    let (v, i) = c.take(self, "a number kind")?;
                     let Some(name) = v.as_str() else {
-                        return Err(invalid(&c.at.index(i), "a number kind name"));
+                        return Err(self.invalid(c.at, &[Seg::Index(i)], "a number kind name"));
                     };
                     match NumberKind::from_name(name) {
                         Some(kind) => Node::Number(kind),
                         None => {
                             return Err(DecodeError::BadNumberKind {
-                                at: c.at.index(i).location(),
+                                at: self.location(c.at, &[Seg::Index(i)]),
                                 kind: name.to_owned(),
                             });
                         }
@@ -623,19 +615,28 @@ impl Decoder {
                 }
             },
             Op::Literal => {
-                let (v, i) = c.take("a literal value")?;
-                Node::Literal(decode_literal(v, &c.at.index(i))?)
+                let (v, i) = c.take(self, "a literal value")?;
+                match decode_literal(v) {
+                    Some(lit) => Node::Literal(lit),
+                    None => {
+                        return Err(self.invalid(
+                            c.at,
+                            &[Seg::Index(i)],
+                            "a literal string, boolean or number",
+                        ));
+                    }
+                }
             }
-            Op::Array => Node::Array(self.boxed(c, depth)?),
-            Op::Optional => Node::Optional(self.boxed(c, depth)?),
-            Op::ResultOk => Node::ResultOk(self.boxed(c, depth)?),
-            Op::ResultErr => Node::ResultErr(self.boxed(c, depth)?),
-            Op::OptionSome => Node::OptionSome(self.boxed(c, depth)?),
+            Op::Array => Node::Array(self.boxed(c, sink)?),
+            Op::Optional => Node::Optional(self.boxed(c, sink)?),
+            Op::ResultOk => Node::ResultOk(self.boxed(c, sink)?),
+            Op::ResultErr => Node::ResultErr(self.boxed(c, sink)?),
+            Op::OptionSome => Node::OptionSome(self.boxed(c, sink)?),
             Op::Tuple | Op::Union => {
-                let n = c.count(1, "an item count")?;
+                let n = c.count(self, 1, "an item count")?;
                 let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
-                    items.push(self.child(c, depth, "an item")?);
+                    items.push(self.child(c, sink, "an item")?);
                 }
                 if op == Op::Tuple {
                     Node::Tuple(items)
@@ -643,75 +644,63 @@ impl Decoder {
                     Node::Union(items)
                 }
             }
-            Op::Object => self.object(c, depth)?,
+            Op::Object => self.object(c, sink)?,
             Op::Map => {
-                let key = Box::new(self.child(c, depth, "the key node")?);
-                let value = Box::new(self.child(c, depth, "the value node")?);
+                let key = Box::new(self.child(c, sink, "the key node")?);
+                let value = Box::new(self.child(c, sink, "the value node")?);
                 Node::Map { key, value }
             }
-            Op::DUnion => self.dunion(c, depth)?,
+            Op::DUnion => self.dunion(c, sink)?,
             Op::Brand => {
-                let name = c.string("the brand name")?;
-                Node::Brand(name.to_owned(), self.boxed(c, depth)?)
+                let name = c.string(self, "the brand name")?;
+                Node::Brand(name.to_owned(), self.boxed(c, sink)?)
             }
             Op::Ref => {
                 let i = c.next;
-                let index = c.u64("a definition index")?;
-                if usize::try_from(index).map_or(true, |n| n >= self.defs) {
-                    return Err(DecodeError::DanglingRef {
-                        at: c.at.index(i).location(),
-                        index,
-                        defs: self.defs,
-                    });
+                let index = c.u64(self, "a definition index")?;
+                match u32::try_from(index) {
+                    Ok(id) if (id as usize) < self.defs => Node::Ref(DefId(id)),
+                    _ => {
+                        return Err(DecodeError::DanglingRef {
+                            at: self.location(c.at, &[Seg::Index(i)]),
+                            index,
+                            defs: self.defs,
+                        });
+                    }
                 }
-                let Ok(id) = u32::try_from(index) else {
-                    return Err(invalid(&c.at.index(i), "a definition index"));
-                };
-                Node::Ref(DefId(id))
             }
             Op::RefineMin | Op::RefineMax => {
-                let (v, i) = c.take("a bound")?;
+                let (v, i) = c.take(self, "a bound")?;
                 let x = match v {
                     Value::Number(n) => n.as_f64(),
                     Value::String(s) => parse_non_finite(s),
                     _ => None,
                 };
                 let Some(x) = x else {
-                    return Err(invalid(&c.at.index(i), "a number"));
+                    return Err(self.invalid(c.at, &[Seg::Index(i)], "a number"));
                 };
                 let r = if op == Op::RefineMin {
                     Refinement::Min(x)
                 } else {
                     Refinement::Max(x)
                 };
-                Node::Refine(r, self.boxed(c, depth)?)
+                Node::Refine(r, self.boxed(c, sink)?)
             }
             Op::RefineMinLength | Op::RefineMaxLength | Op::RefineMinItems | Op::RefineMaxItems => {
-                let n = c.u64("a non-negative integer")?;
+                let n = c.u64(self, "a non-negative integer")?;
                 let r = match op {
                     Op::RefineMinLength => Refinement::MinLength(n),
                     Op::RefineMaxLength => Refinement::MaxLength(n),
                     Op::RefineMinItems => Refinement::MinItems(n),
                     _ => Refinement::MaxItems(n),
                 };
-                Node::Refine(r, self.boxed(c, depth)?)
+                Node::Refine(r, self.boxed(c, sink)?)
             }
             Op::RefinePattern => {
                 let i = c.next;
-                let source = c.string("a pattern")?;
-                let pattern = match self.patterns.get(source) {
-                    Some(p) => p.clone(),
-                    None => {
-                        let p = Pattern::new(source).map_err(|e| DecodeError::BadPattern {
-                            at: c.at.index(i).location(),
-                            pattern: source.to_owned(),
-                            reason: e.to_string(),
-                        })?;
-                        self.patterns.insert(source.to_owned(), p.clone());
-                        p
-                    }
-                };
-                Node::Refine(Refinement::Pattern(pattern), self.boxed(c, depth)?)
+                let source = c.string(self, "a pattern")?;
+                let pattern = self.pattern(source, c.at, i)?;
+                Node::Refine(Refinement::Pattern(pattern), self.boxed(c, sink)?)
             }
             Op::RefineInteger
             | Op::RefineEmail
@@ -729,46 +718,66 @@ impl Decoder {
                     Op::RefinePositive => Refinement::Positive,
                     _ => Refinement::Negative,
                 };
-                Node::Refine(r, self.boxed(c, depth)?)
+                Node::Refine(r, self.boxed(c, sink)?)
             }
             Op::Metadata => {
-                let (v, i) = c.take("a metadata object")?;
-                let at = c.at.index(i);
+                let (v, i) = c.take(self, "a metadata object")?;
                 let Some(m) = v.as_object() else {
-                    return Err(invalid(&at, "a metadata object"));
+                    return Err(self.invalid(c.at, &[Seg::Index(i)], "a metadata object"));
                 };
-                let field = |key: &'static str| -> Res<Option<String>> {
+                let mut meta = Metadata::default();
+                for (key, slot) in [
+                    ("name", &mut meta.name),
+                    ("description", &mut meta.description),
+                ] {
                     match m.get(key) {
-                        None | Some(Value::Null) => Ok(None),
-                        Some(Value::String(s)) => Ok(Some(s.clone())),
-                        Some(_) => Err(invalid(&at.key(key), "a string")),
+                        None | Some(Value::Null) => {}
+                        Some(Value::String(s)) => *slot = Some(s.clone()),
+                        Some(_) => {
+                            let at = [Seg::Index(i), Seg::Key(key)];
+                            return Err(self.invalid(c.at, &at, "a string"));
+                        }
                     }
-                };
-                let meta = Metadata {
-                    name: field("name")?,
-                    description: field("description")?,
-                };
-                Node::Metadata(meta, self.boxed(c, depth)?)
+                }
+                Node::Metadata(meta, self.boxed(c, sink)?)
             }
-            Op::Port => self.port(c, depth)?,
+            Op::Port => self.port(c, sink)?,
             Op::Undefined | Op::Readonly | Op::Effect | Op::Property | Op::PortMethod => {
                 return Err(DecodeError::UnexpectedOp {
-                    at: c.at.index(0).location(),
+                    at: self.location(c.at, &[Seg::Index(0)]),
                     op,
                 });
             }
         })
     }
 
-    fn object(&mut self, c: &mut Cursor<'_, '_>, depth: usize) -> Res<Node> {
-        let n = c.count(4, "a property count")?;
-        let strict = c.flag("the strict flag (0 or 1)")?;
+    /// A `REFINE_PATTERN`'s pattern: compiled once per distinct source.
+    fn pattern(&mut self, source: &str, at: PathId, i: usize) -> Res<Pattern> {
+        if let Some(p) = self.patterns.get(source) {
+            return Ok(p.clone());
+        }
+        match Pattern::new(source) {
+            Ok(p) => {
+                self.patterns.insert(source.to_owned(), p.clone());
+                Ok(p)
+            }
+            Err(e) => Err(DecodeError::BadPattern {
+                at: self.location(at, &[Seg::Index(i)]),
+                pattern: source.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn object<S: Sink<'v>>(&mut self, c: &mut Cursor<'v>, sink: &mut S) -> Res<Node> {
+        let n = c.count(self, 4, "a property count")?;
+        let strict = c.flag(self, "the strict flag (0 or 1)")?;
         let mut properties = Vec::with_capacity(n);
         for _ in 0..n {
-            c.expect_op(Op::Property)?;
-            let name = c.string("a property name")?;
-            let optional = c.flag("the optional flag (0 or 1)")?;
-            let node = self.child(c, depth, "the property's node")?;
+            c.expect_op(self, Op::Property)?;
+            let name = c.string(self, "a property name")?;
+            let optional = c.flag(self, "the optional flag (0 or 1)")?;
+            let node = self.child(c, sink, "the property's node")?;
             properties.push(Property {
                 name: name.to_owned(),
                 aliases: Vec::new(),
@@ -778,30 +787,32 @@ impl Decoder {
         }
         let mut flatten = Vec::new();
         if let Some(Value::Object(ext)) = c.peek() {
-            let (_, i) = c.take("the extension object")?;
-            let at = c.at.index(i);
+            let (_, i) = c.take(self, "the extension object")?;
             for (key, v) in ext {
-                let kat = at.key(key);
+                let kat = [Seg::Index(i), Seg::Key(key)];
                 match key.as_str() {
                     "aliases" => {
-                        let table = aliases(v, &kat)?;
-                        for (name, list) in table {
+                        for (name, list) in self.aliases(v, c.at, &kat)? {
                             let Some(p) = properties.iter_mut().find(|p| p.name == name) else {
-                                return Err(invalid(&kat.key(name), "the name of a property"));
+                                let at = [Seg::Index(i), Seg::Key(key), Seg::Key(name)];
+                                return Err(self.invalid(c.at, &at, "the name of a property"));
                             };
                             p.aliases = list;
                         }
                     }
                     "flatten" => {
                         let Some(list) = v.as_array() else {
-                            return Err(invalid(&kat, "an array of nodes"));
+                            return Err(self.invalid(c.at, &kat, "an array of nodes"));
                         };
                         flatten.reserve(list.len());
                         for (j, item) in list.iter().enumerate() {
-                            flatten.push(self.node(item, &kat.index(j), depth + 1)?);
+                            let at = [Seg::Index(i), Seg::Key(key), Seg::Index(j)];
+                            flatten.push(sink.child(self, item, c.at, &at)?);
                         }
                     }
-                    _ => return Err(invalid(&kat, "only the keys aliases and flatten")),
+                    _ => {
+                        return Err(self.invalid(c.at, &kat, "only the keys aliases and flatten"));
+                    }
                 }
             }
         }
@@ -812,14 +823,17 @@ impl Decoder {
         }))
     }
 
-    fn dunion(&mut self, c: &mut Cursor<'_, '_>, depth: usize) -> Res<Node> {
+    fn dunion<S: Sink<'v>>(&mut self, c: &mut Cursor<'v>, sink: &mut S) -> Res<Node> {
         let tag_at = c.next;
-        let tag_key = c.string("the tag key")?;
-        let n = c.count(2, "a variant count")?;
+        let tag_key = c.string(self, "the tag key")?;
+        let n = c.count(self, 2, "a variant count")?;
         let mut variants = Vec::with_capacity(n);
+        let mut raw = Vec::with_capacity(n);
         for _ in 0..n {
-            let name = c.string("a variant name")?;
-            let node = self.child(c, depth, "the variant's schema")?;
+            let name = c.string(self, "a variant name")?;
+            let (v, i) = c.take(self, "the variant's schema")?;
+            raw.push(v);
+            let node = sink.child(self, v, c.at, &[Seg::Index(i)])?;
             variants.push(Variant {
                 name: name.to_owned(),
                 aliases: Vec::new(),
@@ -831,65 +845,64 @@ impl Decoder {
         let mut strict = false;
         let mut ext_at = None;
         if let Some(Value::Object(ext)) = c.peek() {
-            let (_, i) = c.take("the extension object")?;
-            let at = c.at.index(i);
+            let (_, i) = c.take(self, "the extension object")?;
             ext_at = Some(i);
             for (key, v) in ext {
-                let kat = at.key(key);
+                let kat = [Seg::Index(i), Seg::Key(key)];
                 match key.as_str() {
                     "tagging" => match v.as_str() {
                         Some(t @ ("internal" | "external" | "adjacent")) => tagging = Some(t),
                         _ => {
-                            return Err(invalid(
-                                &kat,
-                                "\"internal\", \"external\" or \"adjacent\"",
-                            ));
+                            let expected = "\"internal\", \"external\" or \"adjacent\"";
+                            return Err(self.invalid(c.at, &kat, expected));
                         }
                     },
-                    "content" => content = Some(string(Some(v), &kat, "the content key")?),
+                    "content" => match v.as_str() {
+                        Some(s) => content = Some(s),
+                        None => return Err(self.invalid(c.at, &kat, "the content key")),
+                    },
                     "strict" => match v {
                         Value::Bool(b) => strict = *b,
-                        _ => return Err(invalid(&kat, "a boolean")),
+                        _ => return Err(self.invalid(c.at, &kat, "a boolean")),
                     },
                     "units" => {
                         let Some(list) = v.as_array() else {
-                            return Err(invalid(&kat, "an array of variant names"));
+                            return Err(self.invalid(c.at, &kat, "an array of variant names"));
                         };
                         for (j, name) in list.iter().enumerate() {
-                            let uat = kat.index(j);
-                            let name = string(Some(name), &uat, "a variant name")?;
-                            let unit = variants
-                                .iter_mut()
-                                .find(|v| v.name == name && v.node == Some(Node::Null));
+                            let uat = [Seg::Index(i), Seg::Key(key), Seg::Index(j)];
+                            let unit = name.as_str().and_then(|name| {
+                                variants.iter_mut().zip(&raw).find_map(|(v, raw)| {
+                                    (v.name == name && v.node.is_some() && is_null_node(raw))
+                                        .then_some(v)
+                                })
+                            });
                             let Some(unit) = unit else {
-                                return Err(invalid(
-                                    &uat,
-                                    "the name of a variant whose schema is [3]",
-                                ));
+                                let expected = "the name of a variant whose schema is [3]";
+                                return Err(self.invalid(c.at, &uat, expected));
                             };
                             unit.node = None;
                         }
                     }
                     "aliases" => {
-                        for (name, list) in aliases(v, &kat)? {
+                        for (name, list) in self.aliases(v, c.at, &kat)? {
                             let Some(var) = variants.iter_mut().find(|v| v.name == name) else {
-                                return Err(invalid(&kat.key(name), "the name of a variant"));
+                                let at = [Seg::Index(i), Seg::Key(key), Seg::Key(name)];
+                                return Err(self.invalid(c.at, &at, "the name of a variant"));
                             };
                             var.aliases = list;
                         }
                     }
                     _ => {
-                        return Err(invalid(
-                            &kat,
-                            "only the keys tagging, content, strict, units and aliases",
-                        ));
+                        let expected = "only the keys tagging, content, strict, units and aliases";
+                        return Err(self.invalid(c.at, &kat, expected));
                     }
                 }
             }
         }
-        let ext_pos = |key: &'static str| match ext_at {
-            Some(i) => c.at.index(i).key(key).location(),
-            None => c.at.location(),
+        let content_at = match ext_at {
+            Some(i) => self.location(c.at, &[Seg::Index(i), Seg::Key("content")]),
+            None => self.location(c.at, &[]),
         };
         let tagging = match (tagging, content) {
             (None | Some("internal"), None) => Tagging::Internal {
@@ -901,20 +914,18 @@ impl Decoder {
             },
             (Some("external"), None) if tag_key.is_empty() => Tagging::External,
             (Some("external"), None) => {
-                return Err(DecodeError::Invalid {
-                    at: c.at.index(tag_at).location(),
-                    expected: "an empty tag key for external tagging",
-                });
+                let expected = "an empty tag key for external tagging";
+                return Err(self.invalid(c.at, &[Seg::Index(tag_at)], expected));
             }
             (Some("adjacent"), None) => {
                 return Err(DecodeError::Invalid {
-                    at: ext_pos("content"),
+                    at: content_at,
                     expected: "a content key for adjacent tagging",
                 });
             }
             _ => {
                 return Err(DecodeError::Invalid {
-                    at: ext_pos("content"),
+                    at: content_at,
                     expected: "no content key unless the tagging is adjacent",
                 });
             }
@@ -926,56 +937,65 @@ impl Decoder {
         }))
     }
 
-    fn port(&mut self, c: &mut Cursor<'_, '_>, depth: usize) -> Res<Node> {
-        let name = c.string("the port name")?;
+    fn port<S: Sink<'v>>(&mut self, c: &mut Cursor<'v>, sink: &mut S) -> Res<Node> {
+        let name = c.string(self, "the port name")?;
         // PORT_METHOD, name, param count, ok, err, meta.
-        let n = c.count(6, "a method count")?;
+        let n = c.count(self, 6, "a method count")?;
         let mut methods = Vec::with_capacity(n);
         for _ in 0..n {
-            c.expect_op(Op::PortMethod)?;
-            let mname = c.string("the method name")?;
-            let np = c.count(4, "a parameter count")?;
+            c.expect_op(self, Op::PortMethod)?;
+            let mname = c.string(self, "the method name")?;
+            let np = c.count(self, 4, "a parameter count")?;
             let mut params = Vec::with_capacity(np);
             for _ in 0..np {
-                c.expect_op(Op::Property)?;
-                let pname = c.string("the parameter name")?;
-                if c.flag("0 (parameters are not optional)")? {
-                    return Err(invalid(
-                        &c.at.index(c.next - 1),
-                        "0 (parameters are not optional)",
-                    ));
+                c.expect_op(self, Op::Property)?;
+                let pname = c.string(self, "the parameter name")?;
+                if c.flag(self, "0 (parameters are not optional)")? {
+                    let at = [Seg::Index(c.next.saturating_sub(1))];
+                    return Err(self.invalid(c.at, &at, "0 (parameters are not optional)"));
                 }
                 params.push((
                     pname.to_owned(),
-                    self.child(c, depth, "the parameter's node")?,
+                    self.child(c, sink, "the parameter's node")?,
                 ));
             }
-            let ok_at = c.next;
-            let ok = match self.child(c, depth, "the RESULT_OK node")? {
-                Node::ResultOk(inner) => *inner,
-                _ => return Err(invalid(&c.at.index(ok_at), "a RESULT_OK node")),
-            };
-            let err_at = c.next;
-            let err = match self.child(c, depth, "the RESULT_ERR node")? {
-                Node::ResultErr(inner) => *inner,
-                _ => return Err(invalid(&c.at.index(err_at), "a RESULT_ERR node")),
-            };
-            let (meta, i) = c.take("the method's metadata object")?;
-            let at = c.at.index(i);
+            let ok = self.wrapped(c, sink, Op::ResultOk, "a RESULT_OK node [28, ok]")?;
+            let err = self.wrapped(c, sink, Op::ResultErr, "a RESULT_ERR node [29, err]")?;
+            let (meta, i) = c.take(self, "the method's metadata object")?;
             let Some(meta) = meta.as_object() else {
-                return Err(invalid(&at, "the method's metadata object"));
+                return Err(self.invalid(c.at, &[Seg::Index(i)], "the method's metadata object"));
             };
             let mut idempotent = false;
             let mut http = None;
             for (key, v) in meta {
-                let kat = at.key(key);
-                match key.as_str() {
-                    "idempotent" => match v {
-                        Value::Bool(b) => idempotent = *b,
-                        _ => return Err(invalid(&kat, "a boolean")),
-                    },
-                    "http" => http = http_route(v, &kat)?,
-                    _ => return Err(invalid(&kat, "only the keys idempotent and http")),
+                let kat = [Seg::Index(i), Seg::Key(key)];
+                match (key.as_str(), v) {
+                    ("idempotent", Value::Bool(b)) => idempotent = *b,
+                    ("idempotent", _) => return Err(self.invalid(c.at, &kat, "a boolean")),
+                    ("http", Value::Null) => http = None,
+                    ("http", Value::Object(route)) => {
+                        let field = |k: &str| route.get(k).and_then(Value::as_str);
+                        match (field("method"), field("path"), route.len()) {
+                            (Some(method), Some(path), 2) => {
+                                http = Some(HttpRoute {
+                                    method: method.to_owned(),
+                                    path: path.to_owned(),
+                                });
+                            }
+                            _ => {
+                                let expected = "an object {\"method\": string, \"path\": string}";
+                                return Err(self.invalid(c.at, &kat, expected));
+                            }
+                        }
+                    }
+                    ("http", _) => {
+                        let expected = "an object {\"method\": string, \"path\": string}";
+                        return Err(self.invalid(c.at, &kat, expected));
+                    }
+                    _ => {
+                        let expected = "only the keys idempotent and http";
+                        return Err(self.invalid(c.at, &kat, expected));
+                    }
                 }
             }
             methods.push(PortMethod {
@@ -992,68 +1012,179 @@ impl Decoder {
             methods,
         }))
     }
-}
 
-fn http_route(v: &Value, at: &At<'_>) -> Res<Option<HttpRoute>> {
-    let m = match v {
-        Value::Null => return Ok(None),
-        Value::Object(m) => m,
-        _ => return Err(invalid(at, "an object {\"method\", \"path\"}")),
-    };
-    for key in m.keys() {
-        if !matches!(key.as_str(), "method" | "path") {
-            return Err(invalid(&at.key(key), "only the keys method and path"));
-        }
-    }
-    Ok(Some(HttpRoute {
-        method: string(m.get("method"), &at.key("method"), "the HTTP method")?.to_owned(),
-        path: string(m.get("path"), &at.key("path"), "the path template")?.to_owned(),
-    }))
-}
-
-/// An alias table `{"name": ["alias", …]}`, as (name, aliases) pairs.
-fn aliases<'v>(v: &'v Value, at: &At<'_>) -> Res<Vec<(&'v str, Vec<String>)>> {
-    let Some(table) = v.as_object() else {
-        return Err(invalid(at, "an object of alias lists"));
-    };
-    let mut out = Vec::with_capacity(table.len());
-    for (name, list) in table {
-        let lat = at.key(name);
-        let Some(list) = list.as_array() else {
-            return Err(invalid(&lat, "an array of alias names"));
-        };
-        let mut names = Vec::with_capacity(list.len());
-        for (j, alias) in list.iter().enumerate() {
-            names.push(string(Some(alias), &lat.index(j), "an alias name")?.to_owned());
-        }
-        out.push((name.as_str(), names));
-    }
-    Ok(out)
-}
-
-fn decode_literal(v: &Value, at: &At<'_>) -> Res<Literal> {
-    match v {
-        Value::String(s) => Ok(Literal::Str(s.clone())),
-        Value::Bool(b) => Ok(Literal::Bool(*b)),
-        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(Literal::Int(i)),
-            (None, Some(x)) => Ok(Literal::Float(x)),
-            (None, None) => Err(invalid(at, "a literal number")),
-        },
-        Value::Object(m) if m.len() == 1 => {
-            match m
-                .get("float")
-                .and_then(Value::as_str)
-                .and_then(parse_non_finite)
-            {
-                Some(x) => Ok(Literal::Float(x)),
-                None => Err(invalid(
-                    at,
-                    "{\"float\": \"NaN\" | \"Infinity\" | \"-Infinity\"}",
-                )),
+    /// A port method's `[28, ok]` / `[29, err]` entry: the inner node is the child.
+    fn wrapped<S: Sink<'v>>(
+        &mut self,
+        c: &mut Cursor<'v>,
+        sink: &mut S,
+        op: Op,
+        expected: &'static str,
+    ) -> Res<Node> {
+        let (v, i) = c.take(self, expected)?;
+        match v.as_array().map(Vec::as_slice) {
+            Some([code, inner]) if code.as_u64() == Some(u64::from(op.code())) => {
+                sink.child(self, inner, c.at, &[Seg::Index(i), Seg::Index(1)])
             }
+            _ => Err(self.invalid(c.at, &[Seg::Index(i)], expected)),
         }
-        _ => Err(invalid(at, "a literal string, boolean or number")),
+    }
+
+    /// An alias table `{"name": ["alias", …]}`, as (name, aliases) pairs.
+    fn aliases(
+        &self,
+        v: &'v Value,
+        at: PathId,
+        segs: &[Seg<'v>],
+    ) -> Res<Vec<(&'v str, Vec<String>)>> {
+        let Some(table) = v.as_object() else {
+            return Err(self.invalid(at, segs, "an object of alias lists"));
+        };
+        let mut out = Vec::with_capacity(table.len());
+        for (name, list) in table {
+            let names = list.as_array().and_then(|list| {
+                list.iter()
+                    .map(|a| a.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<String>>>()
+            });
+            let Some(names) = names else {
+                let mut here = segs.to_vec();
+                here.push(Seg::Key(name));
+                return Err(self.invalid(at, &here, "an array of alias names"));
+            };
+            out.push((name.as_str(), names));
+        }
+        Ok(out)
+    }
+}
+
+/// What a node must look like, for errors.
+const NODE: &str = "a node: an array starting with an op code";
+
+fn seg_text(seg: &Seg<'_>) -> String {
+    match seg {
+        Seg::Key(k) => k.replace('~', "~0").replace('/', "~1"),
+        Seg::Index(i) => i.to_string(),
+    }
+}
+
+/// Whether a raw node is exactly `[3]` (NULL).
+fn is_null_node(v: &Value) -> bool {
+    matches!(v.as_array().map(Vec::as_slice), Some([code]) if code.as_u64() == Some(u64::from(Op::Null.code())))
+}
+
+/// The entries of a node array, read front to back.
+struct Cursor<'v> {
+    items: &'v [Value],
+    next: usize,
+    at: PathId,
+}
+
+impl<'v> Cursor<'v> {
+    fn remaining(&self) -> usize {
+        self.items.len().saturating_sub(self.next)
+    }
+
+    fn peek(&self) -> Option<&'v Value> {
+        self.items.get(self.next)
+    }
+
+    /// The next entry and its index; `expected` names it in the error when it is missing.
+    fn take(&mut self, dec: &Decoder<'_>, expected: &'static str) -> Res<(&'v Value, usize)> {
+        let i = self.next;
+        match self.items.get(i) {
+            Some(v) => {
+                self.next += 1;
+                Ok((v, i))
+            }
+            None => Err(dec.invalid(self.at, &[Seg::Index(i)], expected)),
+        }
+    }
+
+    fn string(&mut self, dec: &Decoder<'_>, expected: &'static str) -> Res<&'v str> {
+        let (v, i) = self.take(dec, expected)?;
+        v.as_str()
+            .ok_or_else(|| dec.invalid(self.at, &[Seg::Index(i)], expected))
+    }
+
+    fn u64(&mut self, dec: &Decoder<'_>, expected: &'static str) -> Res<u64> {
+        let (v, i) = self.take(dec, expected)?;
+        v.as_u64()
+            .ok_or_else(|| dec.invalid(self.at, &[Seg::Index(i)], expected))
+    }
+
+    fn flag(&mut self, dec: &Decoder<'_>, expected: &'static str) -> Res<bool> {
+        let i = self.next;
+        match self.u64(dec, expected)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(dec.invalid(self.at, &[Seg::Index(i)], expected)),
+        }
+    }
+
+    /// A count of entries that each take `width` array slots, checked against what is left.
+    fn count(&mut self, dec: &Decoder<'_>, width: usize, expected: &'static str) -> Res<usize> {
+        let i = self.next;
+        let n = self.u64(dec, expected)?;
+        match usize::try_from(n) {
+            Ok(n) if n.saturating_mul(width) <= self.remaining() => Ok(n),
+            _ => Err(DecodeError::CountTooLarge {
+                at: dec.location(self.at, &[Seg::Index(i)]),
+                count: n,
+            }),
+        }
+    }
+
+    /// The op code at the cursor.
+    fn op(&mut self, dec: &Decoder<'_>, expected: &'static str) -> Res<Op> {
+        let (v, i) = self.take(dec, expected)?;
+        let Some(code) = v.as_u64() else {
+            return Err(dec.invalid(self.at, &[Seg::Index(i)], "an op code"));
+        };
+        u8::try_from(code)
+            .ok()
+            .and_then(Op::from_code)
+            .ok_or_else(|| DecodeError::UnknownOp {
+                at: dec.location(self.at, &[Seg::Index(i)]),
+                code,
+            })
+    }
+
+    /// Reads the op code of a `PROPERTY` / `PORT_METHOD` entry.
+    fn expect_op(&mut self, dec: &Decoder<'_>, expected: Op) -> Res<()> {
+        let i = self.next;
+        match self.op(dec, "an op code")? {
+            op if op == expected => Ok(()),
+            op => Err(DecodeError::UnexpectedOp {
+                at: dec.location(self.at, &[Seg::Index(i)]),
+                op,
+            }),
+        }
+    }
+
+    fn finish(&self, dec: &Decoder<'_>) -> Res<()> {
+        if self.remaining() == 0 {
+            Ok(())
+        } else {
+            Err(dec.invalid(self.at, &[Seg::Index(self.next)], "no further entries"))
+        }
+    }
+}
+
+fn decode_literal(v: &Value) -> Option<Literal> {
+    match v {
+        Value::String(s) => Some(Literal::Str(s.clone())),
+        Value::Bool(b) => Some(Literal::Bool(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Some(Literal::Int(i)),
+            None => n.as_f64().map(Literal::Float),
+        },
+        Value::Object(m) if m.len() == 1 => m
+            .get("float")
+            .and_then(Value::as_str)
+            .and_then(parse_non_finite)
+            .map(Literal::Float),
+        _ => None,
     }
 }
 
