@@ -18,7 +18,8 @@ pub use crate::schema::{
 /// Values whose string a string refinement (`email`, `min_len`, `pattern`…) constrains.
 #[diagnostic::on_unimplemented(
     message = "a string refinement (email, url, uuid, pattern, min_len, max_len) needs a string, not `{Self}`",
-    label = "not a string"
+    label = "not a string",
+    note = "to refine the items of a collection, refine a newtype such as `#[lfts(email)] struct Email(String);` and use `Vec<Email>`"
 )]
 pub trait RefineStr {
     /// The string, or `None` when there is nothing to check (an absent `Option`).
@@ -28,7 +29,8 @@ pub trait RefineStr {
 /// Values whose number a numeric refinement (`min`, `max`, `positive`…) constrains.
 #[diagnostic::on_unimplemented(
     message = "a numeric refinement (min, max, positive, negative, integer) needs a number, not `{Self}`",
-    label = "not a number"
+    label = "not a number",
+    note = "to refine a newtype, put the refinement on its field or on the newtype itself: `#[lfts(min = 0)] struct Age(u8);`"
 )]
 pub trait RefineNum {
     /// The number as `f64`, or `None` when there is nothing to check.
@@ -38,7 +40,8 @@ pub trait RefineNum {
 /// Values whose item count an items refinement (`min_items`, `max_items`) constrains.
 #[diagnostic::on_unimplemented(
     message = "an items refinement (min_items, max_items) needs a collection, not `{Self}`",
-    label = "not a collection"
+    label = "not a collection",
+    note = "min_items and max_items apply to `Vec`, sets and maps; for strings use min_len and max_len"
 )]
 pub trait RefineItems {
     /// The number of items, or `None` when there is nothing to check.
@@ -48,7 +51,8 @@ pub trait RefineItems {
 /// Values `non_empty` applies to: strings and collections.
 #[diagnostic::on_unimplemented(
     message = "`non_empty` needs a string or a collection, not `{Self}`",
-    label = "neither a string nor a collection"
+    label = "neither a string nor a collection",
+    note = "for numbers, use `positive` or `min`"
 )]
 pub trait RefineNonEmpty {
     /// The view `non_empty` looks at.
@@ -263,11 +267,7 @@ pub fn refine_pattern_node(node: Node, lazy: &LazyRefinement) -> Node {
 
 /// Enters a field, runs `f`, leaves it.
 #[inline]
-pub fn at_key(
-    path: &mut Path,
-    key: &'static str,
-    f: impl FnOnce(&mut Path),
-) {
+pub fn at_key(path: &mut Path, key: &'static str, f: impl FnOnce(&mut Path)) {
     path.push_key(key);
     f(path);
     path.pop();
@@ -395,7 +395,9 @@ pub fn unexpected_call(port: &str, method: &str) -> crate::port::NetworkError {
     crate::port::NetworkError::HttpError {
         service: port.to_owned(),
         status: 501,
-        body: format!("unexpected call: Mock{port} has no behaviour for `{method}`; set one with `on_{method}`"),
+        body: format!(
+            "unexpected call: Mock{port} has no behaviour for `{method}`; set one with `on_{method}`"
+        ),
     }
 }
 
@@ -421,6 +423,12 @@ where
 /// A port method's arguments cross the wire and are replayed by retries.
 pub fn assert_argument<T>()
 where
-    T: crate::Schema + serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    T: crate::Schema
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + Clone
+        + Send
+        + Sync
+        + 'static,
 {
 }

@@ -37,7 +37,10 @@ pub struct Http {
 impl Port {
     pub fn parse(cx: &Ctxt, mut item: syn::ItemTrait) -> Port {
         if !item.generics.params.is_empty() {
-            cx.error_spanned(&item.generics, "#[port] traits cannot be generic: a port is one wire contract");
+            cx.error_spanned(
+                &item.generics,
+                "#[port] traits cannot be generic: a port is one wire contract",
+            );
         }
         let mut methods = Vec::new();
         for trait_item in &mut item.items {
@@ -66,12 +69,18 @@ impl Method {
         if sig.asyncness.is_none() {
             cx.error(
                 sig.fn_token.span,
-                format!("port methods must be `async fn`: write `async fn {}(&self, …)`", sig.ident),
+                format!(
+                    "port methods must be `async fn`: write `async fn {}(&self, …)`",
+                    sig.ident
+                ),
             );
             ok = false;
         }
         if !sig.generics.params.is_empty() {
-            cx.error_spanned(&sig.generics, "port methods cannot be generic: each method is one wire contract");
+            cx.error_spanned(
+                &sig.generics,
+                "port methods cannot be generic: each method is one wire contract",
+            );
             ok = false;
         }
         if let Some(body) = &f.default {
@@ -80,7 +89,8 @@ impl Method {
         }
         let mut inputs = sig.inputs.iter();
         match inputs.next() {
-            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() => {}
+            Some(FnArg::Receiver(r))
+                if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() => {}
             Some(FnArg::Receiver(r)) => {
                 cx.error_spanned(r, "port methods take `&self` (a shared reference), so one client serves many calls at once");
                 ok = false;
@@ -88,7 +98,10 @@ impl Method {
             _ => {
                 cx.error(
                     sig.ident.span(),
-                    format!("port methods take `&self` first: `async fn {}(&self, …)`", sig.ident),
+                    format!(
+                        "port methods take `&self` first: `async fn {}(&self, …)`",
+                        sig.ident
+                    ),
                 );
                 ok = false;
             }
@@ -142,7 +155,12 @@ impl Method {
         }
         ok.then(|| Method {
             ident: sig.ident.clone(),
-            attrs: f.attrs.iter().filter(|a| !a.path().is_ident("lfts")).cloned().collect(),
+            attrs: f
+                .attrs
+                .iter()
+                .filter(|a| !a.path().is_ident("lfts"))
+                .cloned()
+                .collect(),
             args,
             ok: ok_ty,
             err: err_ty,

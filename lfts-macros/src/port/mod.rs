@@ -69,15 +69,18 @@ fn check_names(cx: &Ctxt, port: &ast::Port) {
             );
         }
         if name.starts_with("__") {
-            cx.error(m.span, "port method names cannot start with `__` (reserved for generated code)");
+            cx.error(
+                m.span,
+                "port method names cannot start with `__` (reserved for generated code)",
+            );
         }
-        if let Some(target) = name.strip_prefix("on_") {
-            if port.methods.iter().any(|o| o.ident == target) {
-                cx.error(
-                    m.span,
-                    format!("`{name}` collides with the mock's `on_{target}` setter for method `{target}`; rename it"),
-                );
-            }
+        if let Some(target) = name.strip_prefix("on_")
+            && port.methods.iter().any(|o| o.ident == target)
+        {
+            cx.error(
+                m.span,
+                format!("`{name}` collides with the mock's `on_{target}` setter for method `{target}`; rename it"),
+            );
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The derive's model: serde's parsed container, with our `#[lfts]` attributes beside each
 //! container, variant and field. Borrows the syn input so every node keeps its span.
 
-use serde_derive_internals::ast::{Container, Data as SerdeData, Field as SerdeField, Style};
 use serde_derive_internals::ast::Variant as SerdeVariant;
+use serde_derive_internals::ast::{Container, Data as SerdeData, Field as SerdeField, Style};
 
 use super::attr::{self, Attrs};
 use crate::ctxt::Ctxt;

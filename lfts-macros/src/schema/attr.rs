@@ -199,34 +199,71 @@ impl Attrs {
                 .iter()
                 .find_map(|r| f(&r.kind).map(|v| (v, r.span)))
         };
-        let pairs: [(&str, &str, Option<(f64, Span)>, Option<(f64, Span)>); 3] = [
+        type Bound = Option<(f64, Span)>;
+        let pairs: [(&str, &str, Bound, Bound); 3] = [
             (
                 "min",
                 "max",
-                find(&|k| if let RefineKind::Min(v) = k { Some(*v) } else { None }),
-                find(&|k| if let RefineKind::Max(v) = k { Some(*v) } else { None }),
+                find(&|k| {
+                    if let RefineKind::Min(v) = k {
+                        Some(*v)
+                    } else {
+                        None
+                    }
+                }),
+                find(&|k| {
+                    if let RefineKind::Max(v) = k {
+                        Some(*v)
+                    } else {
+                        None
+                    }
+                }),
             ),
             (
                 "min_len",
                 "max_len",
-                find(&|k| if let RefineKind::MinLen(v) = k { Some(*v as f64) } else { None }),
-                find(&|k| if let RefineKind::MaxLen(v) = k { Some(*v as f64) } else { None }),
+                find(&|k| {
+                    if let RefineKind::MinLen(v) = k {
+                        Some(*v as f64)
+                    } else {
+                        None
+                    }
+                }),
+                find(&|k| {
+                    if let RefineKind::MaxLen(v) = k {
+                        Some(*v as f64)
+                    } else {
+                        None
+                    }
+                }),
             ),
             (
                 "min_items",
                 "max_items",
-                find(&|k| if let RefineKind::MinItems(v) = k { Some(*v as f64) } else { None }),
-                find(&|k| if let RefineKind::MaxItems(v) = k { Some(*v as f64) } else { None }),
+                find(&|k| {
+                    if let RefineKind::MinItems(v) = k {
+                        Some(*v as f64)
+                    } else {
+                        None
+                    }
+                }),
+                find(&|k| {
+                    if let RefineKind::MaxItems(v) = k {
+                        Some(*v as f64)
+                    } else {
+                        None
+                    }
+                }),
             ),
         ];
         for (lo_key, hi_key, lo, hi) in pairs {
-            if let (Some((lo, span)), Some((hi, _))) = (lo, hi) {
-                if lo > hi {
-                    cx.error(
-                        span,
-                        format!("#[lfts({lo_key} = {lo})] is greater than #[lfts({hi_key} = {hi})]: no value can satisfy both"),
-                    );
-                }
+            if let (Some((lo, span)), Some((hi, _))) = (lo, hi)
+                && lo > hi
+            {
+                cx.error(
+                    span,
+                    format!("#[lfts({lo_key} = {lo})] is greater than #[lfts({hi_key} = {hi})]: no value can satisfy both"),
+                );
             }
         }
     }
@@ -235,12 +272,20 @@ impl Attrs {
 /// A numeric literal, possibly negated: `0`, `-3`, `1.5`.
 fn number(expr: &Expr, key: &str) -> syn::Result<f64> {
     let (negative, inner) = match expr {
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => (true, &**expr),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => (true, &**expr),
         other => (false, other),
     };
     let value = match inner {
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>().ok(),
-        Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse::<f64>().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse::<f64>().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(f), ..
+        }) => f.base10_parse::<f64>().ok(),
         _ => None,
     };
     match value {
@@ -255,10 +300,14 @@ fn number(expr: &Expr, key: &str) -> syn::Result<f64> {
 /// A non-negative integer literal.
 fn count(expr: &Expr, key: &str) -> syn::Result<u64> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<u64>(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse::<u64>(),
         _ => Err(syn::Error::new(
             expr.span(),
-            format!("#[lfts({key} = ...)] takes a non-negative integer, such as #[lfts({key} = 1)]"),
+            format!(
+                "#[lfts({key} = ...)] takes a non-negative integer, such as #[lfts({key} = 1)]"
+            ),
         )),
     }
 }
@@ -270,7 +319,9 @@ pub fn docs(attrs: &[Attribute]) -> Option<String> {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             syn::Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value().trim().to_owned()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value().trim().to_owned()),
                 _ => None,
             },
             _ => None,

@@ -64,19 +64,24 @@ fn serde_key_span(attrs: &[syn::Attribute], key: &str, fallback: Span) -> Span {
 }
 
 /// Reports `serialize_with` / `deserialize_with` / `with` (which sets both) once each.
-fn check_custom_with(cx: &Ctxt, orig: &[syn::Attribute], ser: bool, de: bool, span: Span, what: &str) {
+///
+/// Only keys written in the source count: serde also sets `deserialize_with` itself for
+/// `#[serde(borrow)]` on a `Cow<str>`, whose wire format is a plain string.
+fn check_custom_with(cx: &Ctxt, orig: &[syn::Attribute], ser: bool, de: bool, what: &str) {
+    let advice = "hand-written code decides its wire format; move that code into a newtype that \
+                  implements Serialize, Deserialize and lfts::Schema";
     if let Some(with) = serde_key(orig, "with") {
         cx.error(
             with,
-            format!("lfts cannot describe #[serde(with = ...)] on a {what}: its wire format is decided by hand-written code"),
+            format!("lfts cannot describe #[serde(with = ...)] on a {what}: {advice}"),
         );
         return;
     }
     for (key, present) in [("serialize_with", ser), ("deserialize_with", de)] {
-        if present {
+        if let (true, Some(span)) = (present, serde_key(orig, key)) {
             cx.error(
-                serde_key_span(orig, key, span),
-                format!("lfts cannot describe #[serde({key} = ...)] on a {what}: its wire format is decided by hand-written code"),
+                span,
+                format!("lfts cannot describe #[serde({key} = ...)] on a {what}: {advice}"),
             );
         }
     }
@@ -89,7 +94,7 @@ fn check_generics(cx: &Ctxt, input: &Input) {
         cx.error_spanned(
             lt,
             "#[derive(Schema)] does not support lifetime parameters: lfts validates owned \
-             (`DeserializeOwned`) types",
+             (`DeserializeOwned`) types; use owned fields such as `String` instead of `&'a str`",
         );
     }
 }
@@ -101,10 +106,26 @@ fn check_container_serde(cx: &Ctxt, input: &Input) {
     let orig = &input.serde.original.attrs;
     let ident = input.serde.ident.span();
     let unsupported: [(&str, bool, &str); 5] = [
-        ("from", attrs.type_from().is_some(), "the wire format is that of the `from` type"),
-        ("try_from", attrs.type_try_from().is_some(), "the wire format is that of the `try_from` type"),
-        ("into", attrs.type_into().is_some(), "the wire format is that of the `into` type"),
-        ("remote", attrs.remote().is_some(), "the wire format is described by another type"),
+        (
+            "from",
+            attrs.type_from().is_some(),
+            "the wire format is that of the `from` type",
+        ),
+        (
+            "try_from",
+            attrs.type_try_from().is_some(),
+            "the wire format is that of the `try_from` type",
+        ),
+        (
+            "into",
+            attrs.type_into().is_some(),
+            "the wire format is that of the `into` type",
+        ),
+        (
+            "remote",
+            attrs.remote().is_some(),
+            "the wire format is described by another type",
+        ),
         (
             "variant_identifier",
             !matches!(attrs.identifier(), Identifier::No),
@@ -113,16 +134,20 @@ fn check_container_serde(cx: &Ctxt, input: &Input) {
     ];
     for (key, present, why) in unsupported {
         if present {
-            let key = if key == "variant_identifier"
-                && matches!(attrs.identifier(), Identifier::Field)
-            {
-                "field_identifier"
+            let key =
+                if key == "variant_identifier" && matches!(attrs.identifier(), Identifier::Field) {
+                    "field_identifier"
+                } else {
+                    key
+                };
+            let syntax = if key.ends_with("identifier") {
+                key.to_owned()
             } else {
-                key
+                format!("{key} = ...")
             };
             cx.error(
                 serde_key_span(orig, key, ident),
-                format!("lfts cannot describe #[serde({key} = ...)]: {why}; derive Schema on a type without it"),
+                format!("lfts cannot describe #[serde({syntax})]: {why}; derive Schema on a type without it"),
             );
         }
     }
@@ -146,19 +171,25 @@ fn check_container_lfts(cx: &Ctxt, input: &Input) {
             );
         }
         if let Some((_, span)) = &lfts.brand {
-            cx.error(*span, "#[lfts(brand = ...)] applies to newtypes such as `struct UserId(String)`");
+            cx.error(
+                *span,
+                "#[lfts(brand = ...)] applies to newtypes such as `struct UserId(String)`",
+            );
         }
     }
     if let Some(span) = lfts.network {
-        cx.error(span, "#[lfts(network)] goes on the enum variant that wraps `lfts::NetworkError`");
+        cx.error(
+            span,
+            "#[lfts(network)] goes on the enum variant that wraps `lfts::NetworkError`",
+        );
     }
     if let Some((_, span)) = lfts.status {
         cx.error(span, "#[lfts(status = ...)] goes on an error-enum variant");
     }
-    if let Data::Struct(Style::Newtype, fields) = &input.data {
-        if let Some(field) = fields.first() {
-            check_refinement_types(cx, &lfts.refinements, field.serde.ty);
-        }
+    if let Data::Struct(Style::Newtype, fields) = &input.data
+        && let Some(field) = fields.first()
+    {
+        check_refinement_types(cx, &lfts.refinements, field.serde.ty);
     }
 }
 
@@ -170,14 +201,18 @@ fn check_variant(cx: &Ctxt, variant: &Variant) {
     if attrs.name().serialize_name() != attrs.name().deserialize_name() {
         cx.error(
             serde_key_span(orig, "rename", span),
-            "lfts cannot describe a variant renamed differently for serialize and deserialize",
+            "lfts cannot describe a variant renamed differently for serialize and deserialize: \
+             its wire format would depend on the direction; use one name, #[serde(rename = \"...\")]",
         );
     }
     for (key, present) in [("other", attrs.other()), ("untagged", attrs.untagged())] {
         if present {
             cx.error(
                 serde_key_span(orig, key, span),
-                format!("lfts does not support #[serde({key})] on a variant yet"),
+                format!(
+                    "lfts does not support #[serde({key})] on a variant yet; remove it to derive \
+                     Schema, or implement `lfts::Schema` by hand"
+                ),
             );
         }
     }
@@ -186,17 +221,22 @@ fn check_variant(cx: &Ctxt, variant: &Variant) {
         orig,
         attrs.serialize_with().is_some(),
         attrs.deserialize_with().is_some(),
-        span,
         "variant",
     );
     for r in &variant.lfts.refinements {
         cx.error(
             r.span,
-            format!("#[lfts({})] goes on a field, not on a variant", r.kind.key()),
+            format!(
+                "#[lfts({})] goes on a field, not on a variant",
+                r.kind.key()
+            ),
         );
     }
     if let Some((_, span)) = &variant.lfts.brand {
-        cx.error(*span, "#[lfts(brand = ...)] applies to newtype structs, not variants");
+        cx.error(
+            *span,
+            "#[lfts(brand = ...)] applies to newtype structs, not variants",
+        );
     }
     if variant.lfts.network.is_some() && !matches!(variant.serde.style, Style::Newtype) {
         cx.error(
@@ -208,7 +248,10 @@ fn check_variant(cx: &Ctxt, variant: &Variant) {
 
 /// At most one variant carries network errors, and `status` needs a `RemoteError` impl.
 fn check_network_variants(cx: &Ctxt, input: &Input, variants: &[Variant]) {
-    let network: Vec<&Variant> = variants.iter().filter(|v| v.lfts.network.is_some()).collect();
+    let network: Vec<&Variant> = variants
+        .iter()
+        .filter(|v| v.lfts.network.is_some())
+        .collect();
     for extra in network.iter().skip(1) {
         if let Some(span) = extra.lfts.network {
             cx.error(span, "only one variant can be #[lfts(network)]");
@@ -227,8 +270,8 @@ fn check_network_variants(cx: &Ctxt, input: &Input, variants: &[Variant]) {
     }
     if !network.is_empty() && !input.serde.generics.params.is_empty() {
         cx.error_spanned(
-            &input.serde.generics,
-            "#[lfts(network)] error enums cannot be generic",
+            input.serde.generics,
+            "#[lfts(network)] error enums cannot be generic; use concrete types in the variants",
         );
     }
 }
@@ -240,7 +283,8 @@ fn check_field(cx: &Ctxt, field: &Field) {
     if attrs.name().serialize_name() != attrs.name().deserialize_name() {
         cx.error(
             serde_key_span(orig, "rename", span),
-            "lfts cannot describe a field renamed differently for serialize and deserialize",
+            "lfts cannot describe a field renamed differently for serialize and deserialize: \
+             its wire format would depend on the direction; use one name, #[serde(rename = \"...\")]",
         );
     }
     check_custom_with(
@@ -248,7 +292,6 @@ fn check_field(cx: &Ctxt, field: &Field) {
         orig,
         attrs.serialize_with().is_some(),
         attrs.deserialize_with().is_some(),
-        span,
         "field",
     );
     if attrs.getter().is_some() {
@@ -258,13 +301,22 @@ fn check_field(cx: &Ctxt, field: &Field) {
         );
     }
     if let Some((_, span)) = &field.lfts.brand {
-        cx.error(*span, "#[lfts(brand = ...)] goes on a newtype struct, not on a field");
+        cx.error(
+            *span,
+            "#[lfts(brand = ...)] goes on a newtype struct, not on a field",
+        );
     }
     if let Some(span) = field.lfts.network {
-        cx.error(span, "#[lfts(network)] goes on an enum variant, not on a field");
+        cx.error(
+            span,
+            "#[lfts(network)] goes on an enum variant, not on a field",
+        );
     }
     if let Some((_, span)) = field.lfts.status {
-        cx.error(span, "#[lfts(status = ...)] goes on an enum variant, not on a field");
+        cx.error(
+            span,
+            "#[lfts(status = ...)] goes on an enum variant, not on a field",
+        );
     }
     if attrs.flatten() && !field.lfts.refinements.is_empty() {
         cx.error(
@@ -275,7 +327,8 @@ fn check_field(cx: &Ctxt, field: &Field) {
     if !field.on_wire() && !field.lfts.refinements.is_empty() {
         cx.error(
             field.lfts.refinements[0].span,
-            "this field is skipped by serde, so it is never on the wire: its refinements would never run",
+            "this field is skipped by serde, so it is never on the wire: its refinements would \
+             never run; remove the #[lfts(...)] attribute",
         );
     }
     check_refinement_types(cx, &field.lfts.refinements, field.serde.ty);
@@ -288,8 +341,19 @@ fn check_refinement_types(cx: &Ctxt, refinements: &[super::attr::Refine], ty: &s
     let Some(name) = last_ident(ty) else { return };
     let numeric = matches!(
         name.as_str(),
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128"
-            | "isize" | "f32" | "f64"
+        "u8" | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "f32"
+            | "f64"
     );
     let string = matches!(name.as_str(), "String" | "str");
     for r in refinements {
@@ -297,17 +361,26 @@ fn check_refinement_types(cx: &Ctxt, refinements: &[super::attr::Refine], ty: &s
         if numeric && matches!(family, Family::Str | Family::Items | Family::NonEmpty) {
             cx.error(
                 r.span,
-                format!("#[lfts({})] applies to strings or collections, but this is `{name}`", r.kind.key()),
+                format!(
+                    "#[lfts({})] applies to strings or collections, but this is `{name}`",
+                    r.kind.key()
+                ),
             );
         } else if (string || name == "bool") && family == Family::Num {
             cx.error(
                 r.span,
-                format!("#[lfts({})] applies to numbers, but this is `{name}`", r.kind.key()),
+                format!(
+                    "#[lfts({})] applies to numbers, but this is `{name}`",
+                    r.kind.key()
+                ),
             );
         } else if (string || name == "bool") && family == Family::Items {
             cx.error(
                 r.span,
-                format!("#[lfts({})] applies to collections, but this is `{name}`", r.kind.key()),
+                format!(
+                    "#[lfts({})] applies to collections, but this is `{name}`",
+                    r.kind.key()
+                ),
             );
         }
     }

@@ -104,7 +104,12 @@ fn with_bounds(generics: &syn::Generics) -> syn::Generics {
 }
 
 fn type_name(input: &Input, name: &str) -> TokenStream {
-    let params: Vec<&syn::Ident> = input.serde.generics.type_params().map(|p| &p.ident).collect();
+    let params: Vec<&syn::Ident> = input
+        .serde
+        .generics
+        .type_params()
+        .map(|p| &p.ident)
+        .collect();
     if params.is_empty() {
         return quote! { ::std::borrow::Cow::Borrowed(#name) };
     }
@@ -266,7 +271,9 @@ fn enum_body(input: &Input, variants: &[Variant], strict: bool) -> TokenStream {
     });
     let finish = match input.serde.attrs.tag() {
         TagType::External => quote! { ::lfts::__private::external(variants) },
-        TagType::Internal { tag } => quote! { ::lfts::__private::internal(#tag, #strict, variants) },
+        TagType::Internal { tag } => {
+            quote! { ::lfts::__private::internal(#tag, #strict, variants) }
+        }
         TagType::Adjacent { tag, content } => {
             quote! { ::lfts::__private::adjacent(#tag, #content, #strict, variants) }
         }
@@ -293,20 +300,36 @@ fn check_value(access: &TokenStream, refinements: &[Refine], recurse: bool) -> T
 
 fn check_refinement(access: &TokenStream, r: &Refine) -> TokenStream {
     let span = r.span;
-    if let RefineKind::Pattern(source) = &r.kind {
-        return quote_spanned! {span=> {
+    // The value is bound to a local spanned on the attribute, so an unmet trait bound ("email
+    // on a `Vec<String>`") is reported at `#[lfts(email)]`, not at the derive.
+    let value = quote_spanned! {span=> __lfts_value };
+    let call = if let RefineKind::Pattern(source) = &r.kind {
+        quote_spanned! {span=>
             static PATTERN: ::lfts::__private::LazyRefinement =
                 ::lfts::__private::LazyRefinement::pattern(#source);
-            ::lfts::__private::refine_pattern(#access, &PATTERN, errors, path);
-        }};
-    }
-    let value = refinement(&r.kind);
-    match r.kind.family() {
-        Family::Str => quote_spanned! {span=> ::lfts::__private::refine_str(#access, &#value, errors, path); },
-        Family::Num => quote_spanned! {span=> ::lfts::__private::refine_num(#access, &#value, errors, path); },
-        Family::Items => quote_spanned! {span=> ::lfts::__private::refine_items(#access, &#value, errors, path); },
-        Family::NonEmpty => quote_spanned! {span=> ::lfts::__private::refine_non_empty(#access, errors, path); },
-    }
+            ::lfts::__private::refine_pattern(#value, &PATTERN, errors, path);
+        }
+    } else {
+        let refinement = refinement(&r.kind);
+        match r.kind.family() {
+            Family::Str => {
+                quote_spanned! {span=> ::lfts::__private::refine_str(#value, &#refinement, errors, path); }
+            }
+            Family::Num => {
+                quote_spanned! {span=> ::lfts::__private::refine_num(#value, &#refinement, errors, path); }
+            }
+            Family::Items => {
+                quote_spanned! {span=> ::lfts::__private::refine_items(#value, &#refinement, errors, path); }
+            }
+            Family::NonEmpty => {
+                quote_spanned! {span=> ::lfts::__private::refine_non_empty(#value, errors, path); }
+            }
+        }
+    };
+    quote_spanned! {span=> {
+        let #value = #access;
+        #call
+    }}
 }
 
 /// Where a field sits relative to its parent on the wire.
@@ -352,13 +375,19 @@ fn check_fields(
 fn check_body(input: &Input) -> TokenStream {
     match &input.data {
         Data::Struct(style, fields) => {
-            let style = if input.serde.attrs.transparent() { Style::Newtype } else { *style };
+            let style = if input.serde.attrs.transparent() {
+                Style::Newtype
+            } else {
+                *style
+            };
             let access = |_: usize, f: &Field| {
                 let member = &f.serde.member;
                 quote! { &self.#member }
             };
             let container = match (style, fields.iter().find(|f| f.on_wire())) {
-                (Style::Newtype, Some(f)) => check_value(&access(0, f), &input.lfts.refinements, false),
+                (Style::Newtype, Some(f)) => {
+                    check_value(&access(0, f), &input.lfts.refinements, false)
+                }
                 _ => TokenStream::new(),
             };
             let fields = check_fields(style, fields, access);
@@ -368,8 +397,9 @@ fn check_body(input: &Input) -> TokenStream {
             let tag = input.serde.attrs.tag();
             let arms = variants.iter().filter(|v| v.on_wire()).map(|v| {
                 let ident = &v.serde.ident;
-                let bindings: Vec<syn::Ident> =
-                    (0..v.fields.len()).map(|i| format_ident!("__lfts_f{}", i)).collect();
+                let bindings: Vec<syn::Ident> = (0..v.fields.len())
+                    .map(|i| format_ident!("__lfts_f{}", i))
+                    .collect();
                 let members = v.fields.iter().map(|f| &f.serde.member);
                 let pattern = quote! { Self::#ident { #(#members: #bindings,)* .. } };
                 let fields = check_fields(v.serde.style, &v.fields, |i, _| {

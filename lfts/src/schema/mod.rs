@@ -284,6 +284,5 @@ fn cached<T: Schema + 'static>() -> &'static TypeObject {
     let mut map = cache
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    map.entry(key)
-        .or_insert_with(|| Box::leak(Box::new(built)))
+    map.entry(key).or_insert_with(|| Box::leak(Box::new(built)))
 }

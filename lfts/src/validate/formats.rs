@@ -12,9 +12,9 @@ pub fn is_email(s: &str) -> bool {
         return false;
     };
     !local.is_empty()
-        && local.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b)
-        })
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b))
         && is_hostname(domain)
 }
 
@@ -52,7 +52,11 @@ pub fn is_url(s: &str) -> bool {
     let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
         match v6.split_once(']') {
             Some((addr, after)) => {
-                if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+                if addr.is_empty()
+                    || !addr
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                {
                     return false;
                 }
                 (None, after.strip_prefix(':'))
@@ -65,20 +69,24 @@ pub fn is_url(s: &str) -> bool {
             None => (Some(host_port), None),
         }
     };
-    if let Some(host) = host {
-        if !is_hostname(host) {
-            return false;
-        }
+    if host.is_some_and(|h| !is_hostname(h)) {
+        return false;
     }
     match port {
         None => true,
-        Some(p) => !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 65535),
+        Some(p) => {
+            !p.is_empty()
+                && p.len() <= 5
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+        }
     }
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// Whether `s` is a UUID in the hyphenated form `8-4-4-4-12` hex digits (any version, either
@@ -101,17 +109,34 @@ mod tests {
         for ok in ["a@b", "ada.lovelace+x@example.co.uk", "x_y@a-b.c"] {
             assert!(is_email(ok), "{ok}");
         }
-        for bad in ["", "@b", "a@", "a@b@c", "a b@c", "a@-b.c", "a@b-.c", "a@b..c", "ä@b.c"] {
+        for bad in [
+            "", "@b", "a@", "a@b@c", "a b@c", "a@-b.c", "a@b-.c", "a@b..c", "ä@b.c",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }
 
     #[test]
     fn urls() {
-        for ok in ["http://a", "https://example.com/x?y#z", "HTTP://a.b:8080", "https://u:p@h.io", "http://[::1]:80/"] {
+        for ok in [
+            "http://a",
+            "https://example.com/x?y#z",
+            "HTTP://a.b:8080",
+            "https://u:p@h.io",
+            "http://[::1]:80/",
+        ] {
             assert!(is_url(ok), "{ok}");
         }
-        for bad in ["", "ftp://a", "http://", "http:// a", "http://a:99999", "http://a:x", "http://[::1", "example.com"] {
+        for bad in [
+            "",
+            "ftp://a",
+            "http://",
+            "http:// a",
+            "http://a:99999",
+            "http://a:x",
+            "http://[::1",
+            "example.com",
+        ] {
             assert!(!is_url(bad), "{bad}");
         }
     }

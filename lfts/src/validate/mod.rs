@@ -7,8 +7,8 @@
 
 mod error;
 pub mod formats;
-pub mod refine;
 mod interp;
+pub mod refine;
 
 pub use error::{MAX_ERRORS, Path, Segment, ValidationError, ValidationErrors, push_escaped};
 
@@ -73,7 +73,12 @@ pub(crate) fn syntax_error(e: &serde_json::Error) -> ValidationErrors {
     ValidationErrors::single(ValidationError::new(
         "",
         "well-formed JSON",
-        format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()),
+        format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
         format!("the input is not valid JSON: {e}"),
     ))
 }

@@ -62,11 +62,13 @@ pub fn check(refinement: &Refinement, view: View<'_>) -> Option<Failure> {
             found: format!("{x}"),
             message: format!("must be at most {max}"),
         }),
-        (Refinement::Integer, View::Num(x)) => (x.fract() != 0.0 || !x.is_finite()).then(|| Failure {
-            expected: "integer".into(),
-            found: format!("{x}"),
-            message: "must be a whole number".into(),
-        }),
+        (Refinement::Integer, View::Num(x)) => {
+            (x.fract() != 0.0 || !x.is_finite()).then(|| Failure {
+                expected: "integer".into(),
+                found: format!("{x}"),
+                message: "must be a whole number".into(),
+            })
+        }
         (Refinement::Positive, View::Num(x)) => (x <= 0.0 || x.is_nan()).then(|| Failure {
             expected: "number > 0".into(),
             found: format!("{x}"),
