@@ -52,7 +52,7 @@ pub trait RefineItems {
 #[diagnostic::on_unimplemented(
     message = "`non_empty` needs a string or a collection, not `{Self}`",
     label = "neither a string nor a collection",
-    note = "for numbers, use `positive` or `min`"
+    note = "non_empty applies to strings, `Vec`, sets and maps; for numbers use `positive` or `min`"
 )]
 pub trait RefineNonEmpty {
     /// The view `non_empty` looks at.

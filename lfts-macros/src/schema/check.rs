@@ -294,12 +294,8 @@ fn check_field(cx: &Ctxt, field: &Field) {
         attrs.deserialize_with().is_some(),
         "field",
     );
-    if attrs.getter().is_some() {
-        cx.error(
-            serde_key_span(orig, "getter", span),
-            "lfts cannot describe #[serde(getter = ...)]",
-        );
-    }
+    // `#[serde(getter = ...)]` needs `#[serde(remote = ...)]`, which is refused on the
+    // container already; a second error for the getter would only repeat it.
     if let Some((_, span)) = &field.lfts.brand {
         cx.error(
             *span,

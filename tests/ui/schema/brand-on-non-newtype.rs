@@ -1,0 +1,10 @@
+use lfts::Schema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Schema)]
+#[lfts(brand = "User")]
+struct User {
+    id: String,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use lfts::Schema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Schema)]
+struct User {
+    #[lfts(min = 0)]
+    name: String,
+}
+
+fn main() {}

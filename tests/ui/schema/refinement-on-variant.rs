@@ -1,0 +1,10 @@
+use lfts::Schema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Schema)]
+enum Contact {
+    #[lfts(email)]
+    Email(String),
+}
+
+fn main() {}

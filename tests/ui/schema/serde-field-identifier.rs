@@ -1,0 +1,11 @@
+use lfts::Schema;
+use serde::Deserialize;
+
+#[derive(Deserialize, Schema)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    Name,
+    Age,
+}
+
+fn main() {}
