@@ -19,11 +19,15 @@
 //! ```
 
 mod identity;
+mod retry;
+mod timeout;
 
 use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 
 pub use identity::Identity;
+pub use retry::Retry;
+pub use timeout::Timeout;
 
 use crate::port::{MethodInfo, RemoteError};
 
