@@ -21,10 +21,10 @@
 //!   (`"additionalProperties"`, or `"unevaluatedProperties"` when other nodes are flattened
 //!   too, which is also how a strict object with flattened members is closed).
 //! - `MAP`: `{"type": "object", "additionalProperties": V}`; a key that is not a plain string
-//!   adds `"propertyNames"`: a JSON integer pattern for integer kinds (`^(0|[1-9][0-9]*)$`
-//!   unsigned, `^(0|-?[1-9][0-9]*)$` signed; serde_json parses map keys as JSON numbers, so
-//!   `"01"`, `"+1"` and `"-0"` are refused), a JSON number pattern for floats, `"true"` /
-//!   `"false"` for booleans, and the key's own schema otherwise.
+//!   adds `"propertyNames"`: for integer kinds a pattern of the JSON integers in the kind's
+//!   range (serde_json parses map keys as JSON numbers, so `"01"`, `"+1"` and `"-0"` are
+//!   refused, and so is `"256"` for a `u8`; see [`key_pattern`]), a JSON number pattern for
+//!   floats, `"true"` / `"false"` for booleans, and the key's own schema otherwise.
 //! - `UNION` is `anyOf` (first-match acceptance is `anyOf` acceptance).
 //! - `DUNION` is a `oneOf` of one alternative per variant name and alias:
 //!   - external: `{"const": "Unit"}` and `{"Unit": null}` for unit variants,
@@ -40,8 +40,9 @@
 //!   `OPTION_NONE` is `{"type": "null"}`; `RESULT_OK` / `RESULT_ERR` are `{"Ok": T}` /
 //!   `{"Err": E}` objects with exactly that property.
 //! - `BRAND` adds `"title"`; `METADATA` adds `"title"` and `"description"`.
-//! - Refinements become keywords on the inner schema (or `allOf [inner, {keywords}]` when the
-//!   inner schema is a `$ref` or already has one of them): `minimum`, `maximum`,
+//! - Refinements become keywords on the inner schema (a bound the inner schema already has is
+//!   tightened, so a `u8` with `min = 13` is `"minimum": 13`; other clashes, and a `$ref`
+//!   inner schema, give `allOf [inner, {keywords}]`): `minimum`, `maximum`,
 //!   `multipleOf: 1`, `minLength`, `maxLength`, `minItems`/`maxItems` (`minProperties`/
 //!   `maxProperties` for maps, both when the inner type is not known to be either),
 //!   `exclusiveMinimum: 0`, `exclusiveMaximum: 0`, `pattern`, and `minLength`/`minItems`/
@@ -61,8 +62,8 @@
 //!   interpreter), but JSON Schema's `"integer"` accepts them (it means "a number with no
 //!   fractional part"); the same holds for an integer `LITERAL` (`{"const": 1}` matches
 //!   `1.0`). No JSON Schema keyword can tell these apart, so the exported schema accepts them.
-//! - `MAP` keys of integer kinds are checked for JSON integer syntax, not for the kind's range
-//!   (`"300"` passes the pattern of a `u8` key); refinements of number keys are not exported.
+//! - Refinements of number-kind `MAP` keys (`min`, `max`…) are not exported, and a float key
+//!   too large for an `f64` (`"1e400"`, which serde_json refuses) matches the key pattern.
 //! - serde_json also accepts a struct, and an internally or adjacently tagged enum, written as
 //!   a JSON array (`[field1, field2]`, `["Variant", …]`); these sequence forms are not
 //!   described.
@@ -389,20 +390,7 @@ impl<'a> Exporter<'a> {
         loop {
             match self.resolve(base) {
                 Node::Refine(_, inner) => base = inner,
-                Node::Number(kind) => {
-                    let pattern = match kind {
-                        NumberKind::U8 | NumberKind::U16 | NumberKind::U32 | NumberKind::U64 => {
-                            "^(0|[1-9][0-9]*)$"
-                        }
-                        NumberKind::I8 | NumberKind::I16 | NumberKind::I32 | NumberKind::I64 => {
-                            "^(0|-?[1-9][0-9]*)$"
-                        }
-                        NumberKind::F32 | NumberKind::F64 => {
-                            "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$"
-                        }
-                    };
-                    return Some(json!({"pattern": pattern}));
-                }
+                Node::Number(kind) => return Some(json!({"pattern": key_pattern(*kind)})),
                 Node::Boolean => return Some(json!({"enum": ["true", "false"]})),
                 _ => break,
             }
@@ -589,6 +577,58 @@ impl<'a> Exporter<'a> {
     }
 }
 
+/// The pattern of a map key of a number kind. serde_json parses such a key as a JSON number:
+/// integer kinds take JSON integers (no sign but `-`, no leading zero, not `-0`) within the
+/// kind's range, float kinds any JSON number.
+pub fn key_pattern(kind: NumberKind) -> String {
+    match kind.int_range() {
+        Some((lo, hi)) => {
+            let mut alts = vec!["0".to_owned()];
+            if hi > 0 {
+                alts.push(one_to(hi.unsigned_abs()));
+            }
+            if lo < 0 {
+                alts.push(format!("-(?:{})", one_to(lo.unsigned_abs())));
+            }
+            format!("^(?:{})$", alts.join("|"))
+        }
+        None => "^-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$".to_owned(),
+    }
+}
+
+/// A regex alternation matching the decimal numbers `1..=n` written without leading zeros.
+fn one_to(n: u128) -> String {
+    let text = n.to_string();
+    let digits: Vec<u8> = text.bytes().map(|b| b - b'0').collect();
+    let len = digits.len();
+    let repeat = |count: usize| match count {
+        0 => String::new(),
+        1 => "[0-9]".to_owned(),
+        n => format!("[0-9]{{{n}}}"),
+    };
+    let mut alts = Vec::new();
+    // Every number with fewer digits.
+    match len {
+        0 | 1 => {}
+        2 => alts.push("[1-9]".to_owned()),
+        _ => alts.push(format!("[1-9][0-9]{{0,{}}}", len - 2)),
+    }
+    // As many digits: equal to `n` up to position `i`, smaller there, anything after.
+    for (i, &digit) in digits.iter().enumerate() {
+        let low = u8::from(i == 0);
+        if digit > low {
+            let class = if digit - 1 == low {
+                low.to_string()
+            } else {
+                format!("[{low}-{}]", digit - 1)
+            };
+            alts.push(format!("{}{class}{}", &text[..i], repeat(len - i - 1)));
+        }
+    }
+    alts.push(text);
+    alts.join("|")
+}
+
 fn number(kind: NumberKind) -> Value {
     match kind.int_range() {
         Some((lo, hi)) => json!({"type": "integer", "minimum": int(lo), "maximum": int(hi)}),
@@ -660,7 +700,8 @@ fn all_of_or_one(mut list: Vec<Value>) -> Value {
 }
 
 /// Adds assertion keywords to a schema: in place when it is an object without `$ref` and
-/// without any of them, else as `allOf [schema, {keywords}]`.
+/// each keyword is either new to it or a bound that can be tightened (`minimum: 0` and a new
+/// `minimum: 13` make `minimum: 13`), else as `allOf [schema, {keywords}]`.
 fn constrain(schema: Value, keywords: Vec<(&'static str, Value)>) -> Value {
     if keywords.is_empty() {
         return schema;
@@ -673,14 +714,49 @@ fn constrain(schema: Value, keywords: Vec<(&'static str, Value)>) -> Value {
     match schema {
         Value::Bool(true) if !clash => Value::Object(extra),
         Value::Bool(false) => Value::Bool(false),
-        Value::Object(mut m)
-            if !clash && !m.contains_key("$ref") && extra.keys().all(|k| !m.contains_key(k)) =>
-        {
-            m.extend(extra);
-            Value::Object(m)
+        Value::Object(mut m) if !clash && !m.contains_key("$ref") => {
+            let merged: Option<Vec<(String, Value)>> = extra
+                .iter()
+                .map(|(k, v)| match m.get(k) {
+                    None => Some((k.clone(), v.clone())),
+                    Some(old) => tighter(k, old, v).map(|t| (k.clone(), t)),
+                })
+                .collect();
+            match merged {
+                Some(merged) => {
+                    m.extend(merged);
+                    Value::Object(m)
+                }
+                None => json!({"allOf": [Value::Object(m), extra]}),
+            }
         }
         other => json!({"allOf": [other, extra]}),
     }
+}
+
+/// The stricter of two values of the same bound keyword, when the keyword is a bound.
+fn tighter(key: &str, old: &Value, new: &Value) -> Option<Value> {
+    let lower = match key {
+        "minimum" | "minLength" | "minItems" | "minProperties" => true,
+        "maximum" | "maxLength" | "maxItems" | "maxProperties" => false,
+        _ => return None,
+    };
+    let (Value::Number(a), Value::Number(b)) = (old, new) else {
+        return None;
+    };
+    let as_int = |n: &serde_json::Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    let new_is_stricter = match (as_int(a), as_int(b)) {
+        (Some(a), Some(b)) => (b > a) == lower && a != b,
+        _ => {
+            let (a, b) = (a.as_f64()?, b.as_f64()?);
+            (b > a) == lower && a != b
+        }
+    };
+    Some(if new_is_stricter { new } else { old }.clone())
 }
 
 /// Adds annotation keywords (`title`, `description`) to a schema: in place when it is an
@@ -721,7 +797,7 @@ fn fragment(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Def, Property, Variant};
+    use super::super::{Def, Pattern, Property, Variant};
     use super::*;
     use crate::validate::formats;
 
@@ -794,13 +870,27 @@ mod tests {
     }
 
     #[test]
-    fn refinement_on_bounded_integer_wraps() {
-        // The u8 range already has "minimum": the refinement goes in an allOf.
-        let node = Node::Number(NumberKind::U8).refine(Refinement::Min(13.0));
+    fn bounds_tighten() {
+        // The u8 range already has "minimum" and "maximum": the refinements tighten them.
+        let node = Node::Number(NumberKind::U8)
+            .refine(Refinement::Min(13.0))
+            .refine(Refinement::Max(300.0));
+        let js = TypeObject::new(node).to_json_schema();
+        assert_eq!(js["minimum"], json!(13));
+        assert_eq!(js["maximum"], json!(255));
+        let node = Node::Number(NumberKind::U64).refine(Refinement::Max(1e30));
+        let js = TypeObject::new(node).to_json_schema();
+        assert_eq!(js["maximum"], json!(u64::MAX));
+        let node = Node::Number(NumberKind::I64).refine(Refinement::Min(-0.5));
+        let js = TypeObject::new(node).to_json_schema();
+        assert_eq!(js["minimum"], json!(-0.5));
+        // A pattern on a pattern cannot be merged.
+        let p = |s: &str| Refinement::Pattern(Pattern::new(s).unwrap_or_else(|_| panic!("{s}")));
+        let node = Node::String.refine(p("a")).refine(p("b"));
         let js = TypeObject::new(node).to_json_schema();
         assert_eq!(
             js["allOf"],
-            json!([{"type": "integer", "minimum": 0, "maximum": 255}, {"minimum": 13}])
+            json!([{"type": "string", "pattern": "a"}, {"pattern": "b"}])
         );
     }
 
@@ -811,7 +901,10 @@ mod tests {
             value: Box::new(Node::Boolean),
         };
         let js = TypeObject::new(node).to_json_schema();
-        assert_eq!(js["propertyNames"], json!({"pattern": "^(0|[1-9][0-9]*)$"}));
+        assert_eq!(
+            js["propertyNames"],
+            json!({"pattern": key_pattern(NumberKind::U32)})
+        );
         assert_eq!(js["additionalProperties"], json!({"type": "boolean"}));
         let node = Node::Map {
             key: Box::new(Node::String),
@@ -835,6 +928,83 @@ mod tests {
         let js = TypeObject::new(node).to_json_schema();
         assert_eq!(js["oneOf"][0], json!({"const": "Unit"}));
         assert_eq!(js["oneOf"][1]["required"], json!(["Unit"]));
+    }
+
+    #[test]
+    fn key_patterns_match_serde_json() {
+        fn accepts<K>(key: &str) -> bool
+        where
+            K: serde::de::DeserializeOwned + Eq + std::hash::Hash,
+        {
+            serde_json::from_value::<std::collections::HashMap<K, bool>>(json!({key: true})).is_ok()
+        }
+        let mut keys: Vec<String> = (-1100..1100).map(|n: i32| n.to_string()).collect();
+        for edge in [
+            i64::MIN as i128,
+            i64::MAX as i128,
+            u64::MAX as i128,
+            1 << 64,
+        ] {
+            for delta in [-11, -1, 0, 1, 10] {
+                keys.push((edge + delta).to_string());
+            }
+        }
+        for n in [
+            u8::MAX as i128,
+            u16::MAX as i128,
+            u32::MAX as i128,
+            i32::MIN as i128,
+        ] {
+            for delta in [-1, 0, 1] {
+                keys.push((n + delta).to_string());
+            }
+        }
+        keys.extend(["-0", "01", "+1", "1.0", "1e2", " 1", "", "-", "00"].map(String::from));
+        type Accepts = fn(&str) -> bool;
+        let kinds: [(NumberKind, Accepts); 10] = [
+            (NumberKind::U8, accepts::<u8>),
+            (NumberKind::U16, accepts::<u16>),
+            (NumberKind::U32, accepts::<u32>),
+            (NumberKind::U64, accepts::<u64>),
+            (NumberKind::I8, accepts::<i8>),
+            (NumberKind::I16, accepts::<i16>),
+            (NumberKind::I32, accepts::<i32>),
+            (NumberKind::I64, accepts::<i64>),
+            (NumberKind::F32, accepts::<ordered::F32>),
+            (NumberKind::F64, accepts::<ordered::F64>),
+        ];
+        for (kind, serde_accepts) in kinds {
+            let pattern = key_pattern(kind);
+            let Ok(re) = regex::Regex::new(&pattern) else {
+                panic!("{pattern} compiles")
+            };
+            for key in &keys {
+                assert_eq!(re.is_match(key), serde_accepts(key), "{kind:?} key {key:?}");
+            }
+        }
+    }
+
+    /// Float keys for a `HashMap` (floats are not `Eq`): compared by bits.
+    mod ordered {
+        use serde::Deserialize;
+
+        #[derive(Deserialize, PartialEq, Eq, Hash)]
+        #[serde(from = "f32")]
+        pub struct F32(u32);
+        impl From<f32> for F32 {
+            fn from(x: f32) -> F32 {
+                F32(x.to_bits())
+            }
+        }
+
+        #[derive(Deserialize, PartialEq, Eq, Hash)]
+        #[serde(from = "f64")]
+        pub struct F64(u64);
+        impl From<f64> for F64 {
+            fn from(x: f64) -> F64 {
+                F64(x.to_bits())
+            }
+        }
     }
 
     #[test]
