@@ -13,7 +13,7 @@ pub enum CreateUserError {
     #[lfts(status = 409)]
     UserAlreadyExists,
     #[lfts(network)]
-    Network(NetworkError),
+    Network { error: NetworkError },
 }
 
 #[lfts::port]
@@ -57,7 +57,7 @@ async fn roundtrip() {
     assert!(report.matches, "{report:?}");
     let mock = MockUserService::new().on_get_user(|id| async move { Ok(User { id, name: "m".into() }) });
     assert_eq!(mock.get_user(3).await.unwrap().id, 3);
-    assert!(matches!(mock.create_user("a".into()).await, Err(CreateUserError::Network(_))));
+    assert!(matches!(mock.create_user("a".into()).await, Err(CreateUserError::Network { .. })));
     assert_eq!(mock.call_count("get_user"), 1);
     server.shutdown().await.unwrap();
 }

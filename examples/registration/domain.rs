@@ -92,7 +92,7 @@ pub enum CreateUserError {
     #[lfts(status = 409)]
     UserAlreadyExists { email: Email },
     #[lfts(network)]
-    Network(NetworkError),
+    Network { error: NetworkError },
 }
 
 /// Why `get_user` failed.
@@ -102,7 +102,7 @@ pub enum GetUserError {
     #[lfts(status = 404)]
     NotFound { id: UserId },
     #[lfts(network)]
-    Network(NetworkError),
+    Network { error: NetworkError },
 }
 
 /// Why the welcome email was not sent.
@@ -112,7 +112,7 @@ pub enum EmailError {
     /// The mail provider refused the recipient.
     Rejected { reason: String },
     #[lfts(network)]
-    Network(NetworkError),
+    Network { error: NetworkError },
 }
 
 /// Why the audit event was not recorded.
@@ -122,14 +122,14 @@ pub enum AuditError {
     /// The audit trail refused the event.
     Rejected { reason: String },
     #[lfts(network)]
-    Network(NetworkError),
+    Network { error: NetworkError },
 }
 
 impl fmt::Display for EmailError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EmailError::Rejected { reason } => write!(f, "EmailService: rejected: {reason}"),
-            EmailError::Network(e) => e.fmt(f),
+            EmailError::Network { error } => error.fmt(f),
         }
     }
 }
@@ -138,7 +138,7 @@ impl fmt::Display for AuditError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AuditError::Rejected { reason } => write!(f, "AuditService: rejected: {reason}"),
-            AuditError::Network(e) => e.fmt(f),
+            AuditError::Network { error } => error.fmt(f),
         }
     }
 }

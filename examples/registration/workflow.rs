@@ -115,7 +115,7 @@ where
             CreateUserError::UserAlreadyExists { email } => {
                 RegistrationError::UserAlreadyExists { email }
             }
-            CreateUserError::Network(error) => RegistrationError::Network { error },
+            CreateUserError::Network { error } => RegistrationError::Network { error },
         })?;
 
     let registered_at = deps.clock.now_ms();

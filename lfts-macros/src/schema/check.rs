@@ -238,10 +238,13 @@ fn check_variant(cx: &Ctxt, variant: &Variant) {
             "#[lfts(brand = ...)] applies to newtype structs, not variants",
         );
     }
-    if variant.lfts.network.is_some() && !matches!(variant.serde.style, Style::Newtype) {
+    if variant.lfts.network.is_some()
+        && (variant.fields.len() != 1 || matches!(variant.serde.style, Style::Unit))
+    {
         cx.error(
             variant.serde.ident.span(),
-            "#[lfts(network)] goes on a newtype variant that wraps `lfts::NetworkError`, such as `Network(NetworkError)`",
+            "#[lfts(network)] goes on a variant with one field holding `lfts::NetworkError`, such as \
+             `Network(NetworkError)` or `Network { error: NetworkError }`",
         );
     }
 }
@@ -267,6 +270,21 @@ fn check_network_variants(cx: &Ctxt, input: &Input, variants: &[Variant]) {
                 );
             }
         }
+    }
+    // `NetworkError` is itself tagged by `type`; an internally tagged enum using the same key
+    // would write `{"type": "network", "type": "timeout", ...}`, which nothing can read back.
+    if let (Some(v), serde_derive_internals::attr::TagType::Internal { tag }) =
+        (network.first(), input.serde.attrs.tag())
+        && tag == "type"
+        && matches!(v.serde.style, Style::Newtype)
+        && let Some(span) = v.lfts.network
+    {
+        cx.error(
+            span,
+            "`NetworkError` is tagged by \"type\" too: as a newtype variant of an enum with \
+             #[serde(tag = \"type\")] both tags would collide on the wire; hold it in a field \
+             instead, as in `Network { error: NetworkError }`",
+        );
     }
     if !network.is_empty() && !input.serde.generics.params.is_empty() {
         cx.error_spanned(

@@ -439,6 +439,11 @@ fn remote_error(input: &Input) -> TokenStream {
     };
     let ident = &input.serde.ident;
     let net = &network.serde.ident;
+    // `Network(NetworkError)` or `Network { error: NetworkError }`: one field either way.
+    let Some(field) = network.fields.first() else {
+        return TokenStream::new();
+    };
+    let member = &field.serde.member;
     let statuses = variants.iter().filter_map(|v| {
         let (status, _) = v.lfts.status?;
         let vi = &v.serde.ident;
@@ -459,7 +464,7 @@ fn remote_error(input: &Input) -> TokenStream {
         #[automatically_derived]
         impl ::core::convert::From<::lfts::NetworkError> for #ident {
             fn from(error: ::lfts::NetworkError) -> Self {
-                Self::#net(error)
+                Self::#net { #member: error }
             }
         }
 
@@ -468,7 +473,7 @@ fn remote_error(input: &Input) -> TokenStream {
             fn network(&self) -> ::core::option::Option<&::lfts::NetworkError> {
                 #[allow(unreachable_patterns)]
                 match self {
-                    Self::#net(error) => ::core::option::Option::Some(error),
+                    Self::#net { #member: error } => ::core::option::Option::Some(error),
                     _ => ::core::option::Option::None,
                 }
             }
@@ -476,7 +481,7 @@ fn remote_error(input: &Input) -> TokenStream {
             fn status(&self) -> u16 {
                 #[allow(unreachable_patterns)]
                 match self {
-                    Self::#net(error) => <::lfts::NetworkError as ::lfts::RemoteError>::status(error),
+                    Self::#net { #member: error } => <::lfts::NetworkError as ::lfts::RemoteError>::status(error),
                     #(#statuses)*
                     _ => 422,
                 }

@@ -28,6 +28,16 @@ pub struct Failure {
     pub message: String,
 }
 
+/// `"1 character"`, `"3 characters"`.
+fn count(n: impl Into<u64>, unit: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("{n} {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 fn fail(expected: String, found: String, message: String) -> Option<Failure> {
     Some(Failure {
         expected,
@@ -84,9 +94,9 @@ pub fn check(refinement: &Refinement, view: View<'_>) -> Option<Failure> {
             if (s.len() as u64) < *n || (s.chars().count() as u64) < *n {
                 let len = s.chars().count();
                 fail(
-                    format!("string of at least {n} characters"),
-                    format!("string of {len} characters"),
-                    format!("must be at least {n} characters long"),
+                    format!("string of at least {}", count(*n, "character")),
+                    format!("string of {}", count(len as u64, "character")),
+                    format!("must be at least {} long", count(*n, "character")),
                 )
             } else {
                 None
@@ -96,9 +106,9 @@ pub fn check(refinement: &Refinement, view: View<'_>) -> Option<Failure> {
             if (s.len() as u64) > *n && (s.chars().count() as u64) > *n {
                 let len = s.chars().count();
                 fail(
-                    format!("string of at most {n} characters"),
-                    format!("string of {len} characters"),
-                    format!("must be at most {n} characters long"),
+                    format!("string of at most {}", count(*n, "character")),
+                    format!("string of {}", count(len as u64, "character")),
+                    format!("must be at most {} long", count(*n, "character")),
                 )
             } else {
                 None
@@ -130,14 +140,14 @@ pub fn check(refinement: &Refinement, view: View<'_>) -> Option<Failure> {
             message: format!("must match the pattern /{}/", p.as_str()),
         }),
         (Refinement::MinItems(n), View::Items(len)) => ((len as u64) < *n).then(|| Failure {
-            expected: format!("at least {n} items"),
-            found: format!("{len} items"),
-            message: format!("must have at least {n} items"),
+            expected: format!("at least {}", count(*n, "item")),
+            found: count(len as u64, "item"),
+            message: format!("must have at least {}", count(*n, "item")),
         }),
         (Refinement::MaxItems(n), View::Items(len)) => ((len as u64) > *n).then(|| Failure {
-            expected: format!("at most {n} items"),
-            found: format!("{len} items"),
-            message: format!("must have at most {n} items"),
+            expected: format!("at most {}", count(*n, "item")),
+            found: count(len as u64, "item"),
+            message: format!("must have at most {}", count(*n, "item")),
         }),
         (Refinement::NonEmpty, View::Items(len)) => (len == 0).then(|| Failure {
             expected: "at least 1 item".into(),
