@@ -101,7 +101,7 @@ mod no_prelude {
 
     /// A port error enum: the derive also writes `From<NetworkError>` and `RemoteError`.
     #[derive(::serde::Serialize, ::serde::Deserialize, ::lfts::Schema)]
-    #[serde(tag = "type")]
+    #[serde(tag = "kind", content = "detail")]
     pub enum CreateError {
         #[lfts(status = 409)]
         Taken,
@@ -152,7 +152,6 @@ mod shadowed {
     }
 
     #[derive(Serialize, Deserialize, ::lfts::Schema)]
-    #[serde(tag = "type")]
     pub enum Error {
         #[lfts(status = 404)]
         Missing,

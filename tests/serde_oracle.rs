@@ -300,7 +300,8 @@ fn refinement_errors_point_at_the_refined_field() {
     assert!(lfts::check(&good).is_ok(), "{:?}", lfts::check(&good));
     assert!(lfts::validate::<zoo::Refined>(&serde_json::to_value(&good).unwrap()).is_ok());
 
-    let cases: Vec<(&str, Box<dyn Fn(&mut zoo::Refined)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut zoo::Refined)>;
+    let cases: Vec<(&str, Spoil)> = vec![
         ("/email", Box::new(|r| r.email = "nope".into())),
         ("/homepage", Box::new(|r| r.homepage = "ftp://x".into())),
         ("/id", Box::new(|r| r.id = "123".into())),

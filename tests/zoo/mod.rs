@@ -25,6 +25,7 @@ pub trait Zoo: Debug + Clone + PartialEq + Serialize + DeserializeOwned + Schema
 }
 
 /// Calls `$m!(Type)` for every type of the zoo, in one statement each.
+#[allow(unused_macros)]
 macro_rules! for_each_zoo_type {
     ($m:ident) => {
         $m!(zoo::Primitives);
@@ -69,6 +70,7 @@ macro_rules! for_each_zoo_type {
         $m!(zoo::Document);
     };
 }
+#[allow(unused_imports)]
 pub(crate) use for_each_zoo_type;
 
 // ---------------------------------------------------------------------------------------------
