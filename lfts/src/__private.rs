@@ -298,23 +298,18 @@ pub fn property(name: &str, aliases: &[&str], node: Node, has_default: bool) -> 
 
 /// An object from a derived struct's properties and its `#[serde(flatten)]` fields.
 ///
-/// A flattened plain struct contributes its properties directly (that is what serde reads);
-/// anything else (a map, an enum) is kept as a flattened node that sees the same object.
+/// Every flattened field stays a flattened node, a plain struct included: serde reads
+/// flattened fields from a buffer of the object's leftover entries, which reads differently
+/// from the object itself (no integer map keys; `()` from `{}`), and the interpreter applies
+/// those rules only to flattened members. Inlining a flattened struct's properties into the
+/// parent would describe the parent's rules instead.
 pub fn object(properties: Vec<Property>, strict: bool, flatten: Vec<Node>, defs: &Defs) -> Node {
-    let mut object = Object {
+    let _ = defs;
+    Node::Object(Object {
         properties,
         strict,
-        flatten: Vec::new(),
-    };
-    for node in flatten {
-        match defs.resolve(&node) {
-            Some(Node::Object(inner)) if inner.flatten.is_empty() => {
-                object.properties.extend(inner.properties.iter().cloned());
-            }
-            _ => object.flatten.push(node),
-        }
-    }
-    Node::Object(object)
+        flatten,
+    })
 }
 
 /// A branded newtype.

@@ -63,7 +63,11 @@ macro_rules! for_each_zoo_type {
         $m!(zoo::StrictAdjacent);
         $m!(zoo::Untagged);
         $m!(zoo::LowerEnum);
+        $m!(zoo::Buffered);
+        $m!(zoo::Loose);
+        $m!(zoo::FlatIds);
         $m!(zoo::Refined);
+        $m!(zoo::Measured);
         $m!(zoo::UserId);
         $m!(zoo::Email);
         $m!(zoo::Account);
@@ -955,6 +959,81 @@ impl Zoo for LowerEnum {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Data serde buffers before it knows the type (internally tagged payloads, untagged enums,
+// flattened fields): there serde cannot read integer map keys, and reads `()` differently.
+// Only empty maps round-trip, so the strategies make only those; the oracle property explores
+// the rest.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[serde(tag = "kind")]
+pub enum Buffered {
+    Ids { by_id: HashMap<u32, String> },
+    Marker(UnitStruct),
+    Small { n: u8, c: char, unit: () },
+}
+
+impl Zoo for Buffered {
+    fn arb() -> BoxedStrategy<Self> {
+        prop_oneof![
+            Just(Buffered::Ids {
+                by_id: HashMap::new()
+            }),
+            Just(Buffered::Marker(UnitStruct)),
+            (any::<u8>(), any::<char>()).prop_map(|(n, c)| Buffered::Small { n, c, unit: () }),
+        ]
+        .boxed()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[serde(untagged)]
+pub enum Loose {
+    Count(u8),
+    Ids(BTreeMap<u32, String>),
+    Nothing(()),
+    Letters(Vec<char>),
+}
+
+impl Zoo for Loose {
+    fn arb() -> BoxedStrategy<Self> {
+        prop_oneof![
+            any::<u8>().prop_map(Loose::Count),
+            Just(Loose::Ids(BTreeMap::new())),
+            Just(Loose::Nothing(())),
+            vec(any::<char>(), 0..3).prop_map(Loose::Letters),
+        ]
+        .boxed()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+pub struct IdsInner {
+    pub by_id: HashMap<u32, String>,
+    pub unit: (),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+pub struct FlatIds {
+    pub id: u8,
+    #[serde(flatten)]
+    pub inner: IdsInner,
+}
+
+impl Zoo for FlatIds {
+    fn arb() -> BoxedStrategy<Self> {
+        any::<u8>()
+            .prop_map(|id| FlatIds {
+                id,
+                inner: IdsInner {
+                    by_id: HashMap::new(),
+                    unit: (),
+                },
+            })
+            .boxed()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Refinements.
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
@@ -1034,6 +1113,36 @@ impl Zoo for Refined {
                     backup,
                 },
             )
+            .boxed()
+    }
+}
+
+/// `integer` on floats, and refinements on optional and boxed numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+pub struct Measured {
+    #[lfts(integer, min = 0)]
+    pub count: f64,
+    #[lfts(max = 10)]
+    pub level: Option<i16>,
+    #[lfts(positive)]
+    pub weight: Box<f32>,
+}
+
+impl Zoo for Measured {
+    fn arb() -> BoxedStrategy<Self> {
+        (
+            mostly(
+                (0u32..1000).prop_map(f64::from),
+                prop_oneof![Just(0.5), Just(-1.0), Just(2.25)],
+            ),
+            prop::option::of(mostly(-100i16..=10, 11i16..1000)),
+            mostly(0.01f32..1e6, prop_oneof![Just(0.0f32), -10f32..0.0]),
+        )
+            .prop_map(|(count, level, weight)| Measured {
+                count,
+                level,
+                weight: Box::new(weight),
+            })
             .boxed()
     }
 }
@@ -1156,7 +1265,7 @@ pub mod json {
     use std::collections::BTreeSet;
 
     use lfts::TypeObject;
-    use lfts::schema::{Node, Tagging};
+    use lfts::schema::{Literal, Node, Tagging};
     use proptest::prelude::*;
     use serde_json::{Map, Value, json};
 
@@ -1467,17 +1576,38 @@ pub mod json {
     /// (`visit_seq`, fields in declaration order); lfts deliberately does not, since serde never
     /// writes them so. Properties skip documents that serde accepts only this way.
     pub fn has_array_for_struct(schema: &TypeObject, node: &Node, value: &Value) -> bool {
-        seq_for_struct(schema, node, value, 0)
+        exists(
+            schema,
+            node,
+            value,
+            &|node, value| match (node, value) {
+                (Node::Object(_), Value::Array(_)) => true,
+                (Node::DUnion(d), Value::Array(_)) => !matches!(d.tagging, Tagging::External),
+                _ => false,
+            },
+            0,
+        )
     }
 
-    fn seq_for_struct(schema: &TypeObject, node: &Node, value: &Value, depth: usize) -> bool {
+    /// Whether some place of `value` that `node` describes satisfies `pred` (which sees the
+    /// node with references resolved). Where the value could be read several ways (an untagged
+    /// union), every way is tried.
+    fn exists(
+        schema: &TypeObject,
+        node: &Node,
+        value: &Value,
+        pred: &dyn Fn(&Node, &Value) -> bool,
+        depth: usize,
+    ) -> bool {
         if depth > 200 {
             return false;
         }
-        let again = |node: &Node, value: &Value| seq_for_struct(schema, node, value, depth + 1);
-        match (schema.resolve(node), value) {
-            (Node::Object(_), Value::Array(_)) => true,
-            (Node::DUnion(d), Value::Array(_)) => !matches!(d.tagging, Tagging::External),
+        let again = |node: &Node, value: &Value| exists(schema, node, value, pred, depth + 1);
+        let node = schema.resolve(node);
+        if pred(node, value) {
+            return true;
+        }
+        match (node, value) {
             (
                 Node::Brand(_, inner)
                 | Node::Refine(_, inner)
@@ -1532,14 +1662,27 @@ pub mod json {
         }
     }
 
-    /// Whether `value` has a number that is a float with no fraction (`1.0`) anywhere.
-    pub fn has_whole_float(value: &Value) -> bool {
-        match value {
-            Value::Number(n) => n.is_f64() && n.as_f64().is_some_and(|x| x.fract() == 0.0),
-            Value::Array(items) => items.iter().any(has_whole_float),
-            Value::Object(map) => map.values().any(has_whole_float),
-            _ => false,
-        }
+    /// Whether `value` holds a float with no fractional part (`1.0`, `-0.0`, `1e2`) where
+    /// `node` expects an integer kind. serde_json refuses those for integers; JSON Schema's
+    /// `"integer"` accepts them (a known gap of the export).
+    pub fn has_whole_float_for_integer(schema: &TypeObject, node: &Node, value: &Value) -> bool {
+        exists(
+            schema,
+            node,
+            value,
+            &|node, value| {
+                let whole = value
+                    .as_number()
+                    .is_some_and(|n| n.is_f64() && n.as_f64().is_some_and(|x| x.fract() == 0.0));
+                let integer = match node {
+                    Node::Number(kind) => kind.is_integer(),
+                    Node::Literal(Literal::Int(_)) => true,
+                    _ => false,
+                };
+                whole && integer
+            },
+            0,
+        )
     }
 
     /// An object with these entries.
