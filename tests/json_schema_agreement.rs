@@ -187,3 +187,44 @@ fn whole_floats_are_the_known_integer_gap() {
     assert!(zoo::Newtype::schema().validate(&json!(1.0)).is_err());
     assert!(serde_json::from_value::<zoo::Newtype>(json!(1.0)).is_err());
 }
+
+/// Documents where serde reads buffered content differently from a plain object, fixed.
+#[test]
+fn fixed_documents_agree() {
+    fn case<T: Zoo>(value: Value) -> Option<String> {
+        let (schema, validator) = match validator::<T>() {
+            Ok(v) => v,
+            Err(why) => return Some(why),
+        };
+        agree::<T>(&schema, &validator, &value).err()
+    }
+    let failures: Vec<String> = [
+        // An internally tagged unit variant ignores other keys, even under deny_unknown_fields.
+        case::<zoo::StrictEvent>(json!({"type": "Ping", "x": 1})),
+        case::<zoo::Internal>(json!({"kind": "empty", "x": 1})),
+        // An internally tagged newtype of a unit struct reads the leftover (empty) object.
+        case::<zoo::Buffered>(json!({"kind": "Marker"})),
+        case::<zoo::Buffered>(json!({"kind": "Small", "n": 1, "c": "x", "unit": {}})),
+        // A flattened struct's `()` field reads `{}` from serde's buffer.
+        case::<zoo::FlatIds>(json!({"id": 1, "by_id": {}, "unit": {}})),
+        case::<zoo::FlatIds>(json!({"id": 1, "by_id": {"1": "a"}, "unit": null})),
+        // Integer keys inside buffered content cannot be read.
+        case::<zoo::Buffered>(json!({"kind": "Ids", "by_id": {"1": "a"}})),
+        case::<zoo::Loose>(json!({"1": "a"})),
+        // Aliases: exactly one name per field.
+        case::<zoo::Aliased>(json!({"login": "a", "user_name": "b", "mail": "m"})),
+        case::<zoo::Aliased>(json!({"login": "a", "email": "m"})),
+        // Externally tagged unit variant as an object.
+        case::<zoo::External>(json!({"Unit": null})),
+        case::<zoo::External>(json!({"Unit": {}})),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(
+        failures.is_empty(),
+        "{} documents disagree:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}

@@ -422,12 +422,37 @@ fn fixed_documents_agree_with_serde() {
     // Adjacently tagged: unit with and without content, unknown keys.
     push(case::<zoo::Adjacent>(json!({"t": "NOTHING"})));
     push(case::<zoo::Adjacent>(json!({"t": "NOTHING", "c": null})));
+    push(case::<zoo::Adjacent>(json!({"t": "NOTHING", "c": {}})));
+    push(case::<zoo::Adjacent>(json!({"t": "NOTHING", "c": []})));
+    push(case::<zoo::StrictAdjacent>(
+        json!({"op": "Reset", "args": {}}),
+    ));
     push(case::<zoo::Adjacent>(json!({"t": "COUNT"})));
     push(case::<zoo::Adjacent>(json!({"t": "COUNT", "c": 1, "x": 2})));
     push(case::<zoo::StrictAdjacent>(
         json!({"op": "Add", "args": 1, "x": 2}),
     ));
     push(case::<zoo::StrictAdjacent>(json!({"op": "Reset"})));
+    // Buffered content: `()` and unit structs from `{}`, integer keys refused.
+    push(case::<zoo::Buffered>(json!({"kind": "Marker"})));
+    push(case::<zoo::Buffered>(json!({"kind": "Marker", "x": 1})));
+    push(case::<zoo::Buffered>(
+        json!({"kind": "Small", "n": 1, "c": "x", "unit": {}}),
+    ));
+    push(case::<zoo::Buffered>(
+        json!({"kind": "Small", "n": 1, "c": "x", "unit": []}),
+    ));
+    push(case::<zoo::Buffered>(
+        json!({"kind": "Ids", "by_id": {"1": "a"}}),
+    ));
+    push(case::<zoo::Loose>(json!({"1": "a"})));
+    push(case::<zoo::Loose>(json!({})));
+    push(case::<zoo::FlatIds>(
+        json!({"id": 1, "by_id": {"1": "a"}, "unit": null}),
+    ));
+    push(case::<zoo::FlatIds>(
+        json!({"id": 1, "by_id": {}, "unit": {}}),
+    ));
     // Skipped fields: unknown on input.
     push(case::<zoo::Skips>(
         json!({"id": 1, "cache": "x", "computed": 5}),
