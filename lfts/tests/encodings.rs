@@ -793,17 +793,23 @@ fn json_schema_dunions() {
     let alts = internal["oneOf"].as_array().expect("oneOf");
     // Circle (+2 aliases), Empty, Nothing, Ref.
     assert_eq!(alts.len(), 6);
+    // A struct variant: its object, with the tag as one more required property.
     assert_eq!(
-        alts[0]["allOf"][0],
-        json!({"type": "object", "properties": {"type": {"const": "Circle"}}, "required": ["type"]})
+        alts[0],
+        json!({"type": "object",
+            "properties": {"type": {"const": "Circle"}, "r": {"type": "number"}},
+            "required": ["type", "r"]})
     );
+    // A unit variant: the tag alone, whatever else is there.
     assert_eq!(
         alts[3],
         json!({"type": "object", "properties": {"type": {"const": "Empty"}}, "required": ["type"]})
     );
+    // A newtype of `()`: the tag and nothing else.
+    assert_eq!(alts[4]["allOf"][1]["additionalProperties"], json!(false));
     // Tree is strict: it is inlined with the tag key allowed.
-    let tree = &alts[5];
-    assert_eq!(tree["properties"]["type"], json!({"const": "Ref"}));
+    let tree = &alts[5]["allOf"][1];
+    assert_eq!(tree["properties"]["type"], json!(true));
     assert_eq!(tree["additionalProperties"], json!(false));
     assert!(tree["properties"]["value"].is_object());
 
@@ -832,9 +838,12 @@ fn json_schema_dunions() {
         defs,
     )
     .to_json_schema();
+    // "c" sorts before "t", so serde reads the content from its owned buffer, where `()`
+    // also accepts `{}`.
     let alts = adjacent["oneOf"].as_array().expect("oneOf");
     assert!(alts.contains(&json!({"type": "object",
-        "properties": {"t": {"const": "Empty"}, "c": {"type": "null"}}, "required": ["t"]})));
+        "properties": {"t": {"const": "Empty"},
+            "c": {"anyOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}]}}, "required": ["t"]})));
     assert!(alts.contains(&json!({"type": "object",
         "properties": {"t": {"const": "Ref"}, "c": {"$ref": "#/$defs/Tree"}}, "required": ["t", "c"]})));
 }

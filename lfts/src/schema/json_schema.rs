@@ -16,26 +16,41 @@
 //! - `OBJECT`: `"properties"` and `"required"`; `strict` adds `"additionalProperties": false`.
 //!   A property with aliases is listed under every name and, since serde rejects a field given
 //!   under two of its names, exactly one of them must be present when it is required (`oneOf`
-//!   of `required` alternatives) and at most one otherwise. Flattened nodes go in `"allOf"`;
-//!   a flattened `MAP` instead constrains the keys no property declares
-//!   (`"additionalProperties"`, or `"unevaluatedProperties"` when other nodes are flattened
-//!   too, which is also how a strict object with flattened members is closed).
+//!   of `required` alternatives) and at most one otherwise. Flattened members go in `"allOf"`,
+//!   each read as the interpreter (and serde) reads it: a plain struct takes its own fields
+//!   (never strict there); an externally tagged enum takes a key naming a variant; a map, an
+//!   untagged or internally/adjacently tagged union, or a struct that flattens others, sees
+//!   only the keys that no property and no earlier member took (those are listed as
+//!   `true` properties of its subschema, so its `additionalProperties` skips them); a
+//!   flattened `Option` or `()` accepts anything. A strict object refuses every key that
+//!   neither it, its flattened members nor its enclosing object took.
 //! - `MAP`: `{"type": "object", "additionalProperties": V}`; a key that is not a plain string
 //!   adds `"propertyNames"`: for integer kinds a pattern of the JSON integers in the kind's
 //!   range (serde_json parses map keys as JSON numbers, so `"01"`, `"+1"` and `"-0"` are
 //!   refused, and so is `"256"` for a `u8`; see [`key_pattern`]), a JSON number pattern for
-//!   floats, `"true"` / `"false"` for booleans, and the key's own schema otherwise.
+//!   floats, `"true"` / `"false"` for booleans, the names of the unit variants for an enum,
+//!   and the key's own schema otherwise.
 //! - `UNION` is `anyOf` (first-match acceptance is `anyOf` acceptance).
 //! - `DUNION` is a `oneOf` of one alternative per variant name and alias:
 //!   - external: `{"const": "Unit"}` and `{"Unit": null}` for unit variants,
 //!     `{"Name": payload}` (exactly one property) for the others;
-//!   - internal (tag `k`): `{"k": "Name", …}`. A unit variant is the tag object alone (closed
-//!     when the union is strict). A payload that is a non-strict object is combined with the
-//!     tag object by `allOf`; a strict one (or any payload object when the union is strict,
-//!     or one with a flattened map) is inlined, `$ref` resolved, with the tag key added to
-//!     its properties; a map payload gets the tag key exempted from its value type;
+//!   - internal (tag `k`): `{"k": "Name", …}`. A unit variant is the tag object alone, and
+//!     ignores every other key even when the enum is strict (as serde does). A struct
+//!     variant is its object with the tag as one more required property, strict when either
+//!     it or the enum is; any other payload (a newtype of a struct, a map, `()`…) is read
+//!     from the object less the tag: `allOf [tag object, payload]`, with the payload's
+//!     schema inlined (`$ref` resolved) and the tag key exempted from it;
 //!   - adjacent (tag `t`, content `c`): `{"t": "Name", "c": payload}` with both required;
 //!     for unit variants `c` may be omitted or `null`. A strict union closes the object.
+//! - Buffered reads. serde reads some values through its internal buffer, and the
+//!   interpreter follows: untagged union alternatives and most flattened members from a
+//!   borrowed buffer; internally tagged payloads, flattened plain structs and externally
+//!   tagged enums, and adjacently tagged content that precedes its tag, from an owned one.
+//!   Below such a point, a map with number or boolean keys accepts no key at all, and (owned
+//!   buffer only) `()` also accepts `{}`. Definitions whose schema changes this way get
+//!   extra copies in `"$defs"`, `Name@owned` and `Name@borrowed`, referred to from inside
+//!   such points. Adjacent content "precedes its tag" when its key sorts first: serde_json's
+//!   maps are sorted unless its `preserve_order` feature is on.
 //! - `OPTIONAL` is `anyOf [inner, {"type": "null"}]`; `OPTION_SOME` is the inner schema,
 //!   `OPTION_NONE` is `{"type": "null"}`; `RESULT_OK` / `RESULT_ERR` are `{"Ok": T}` /
 //!   `{"Err": E}` objects with exactly that property.
@@ -71,15 +86,19 @@
 //!   so that every regex dialect reads it).
 //! - `REFINE_PATTERN` is exported as written; the interpreter runs it with Rust's `regex`
 //!   syntax, JSON Schema validators with ECMA-262. Common patterns mean the same in both.
-//! - A flattened externally tagged enum is exported as the enum's own schema, which expects
-//!   the enum to be the whole object.
+//! - Refinements on flattened members are not exported; a flattened externally tagged enum
+//!   given two variant keys has both checked (the interpreter checks the first).
 //! - A `REF` to a definition that does not exist is `false`; a non-finite float `LITERAL`
 //!   (which no JSON text can carry) is `false` as well.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
 use super::{
-    DUnion, DefId, Literal, Node, NumberKind, Object, PortNode, Refinement, Tagging, TypeObject,
+    DUnion, Def, DefId, Literal, Node, NumberKind, Object, PortNode, Refinement, Tagging,
+    TypeObject,
 };
 
 /// The `"$schema"` of every exported document.
@@ -130,7 +149,7 @@ impl TypeObject {
     /// mapping and its known gaps).
     pub fn to_json_schema(&self) -> Value {
         let ex = Exporter::new(self);
-        let mut doc = match ex.schema(self.root()) {
+        let mut doc = match ex.schema(self.root(), Mode::Direct) {
             Value::Object(m) => m,
             Value::Bool(false) => {
                 let mut m = Map::new();
@@ -141,16 +160,45 @@ impl TypeObject {
         };
         doc.insert("$schema".into(), json!(DIALECT));
         if !self.defs().is_empty() {
-            let defs: Map<String, Value> = self
+            let mut defs: Map<String, Value> = self
                 .defs()
                 .iter()
                 .zip(&ex.keys)
-                .map(|(def, key)| (key.clone(), ex.schema(&def.node)))
+                .map(|(def, key)| (key.clone(), ex.schema(&def.node, Mode::Direct)))
                 .collect();
+            // Copies of definitions read from serde's buffers, as they were asked for (each
+            // copy may ask for more; there are at most two per definition).
+            let mut done = BTreeSet::new();
+            loop {
+                let pending: Vec<(usize, Mode)> =
+                    ex.used.borrow().difference(&done).copied().collect();
+                if pending.is_empty() {
+                    break;
+                }
+                for (i, mode) in pending {
+                    done.insert((i, mode));
+                    if let (Some(def), Some(key)) = (self.defs().get(i), ex.mode_key(i, mode)) {
+                        defs.insert(key, ex.schema(&def.node, mode));
+                    }
+                }
+            }
             doc.insert("$defs".into(), Value::Object(defs));
         }
         Value::Object(doc)
     }
+}
+
+/// How serde reaches a value, as the interpreter models it: straight from the JSON value, or
+/// through serde's internal buffer, which reads a few things differently (no number or
+/// boolean map keys at all; from an owned buffer, `()` also accepts `{}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Mode {
+    Direct,
+    /// Internally tagged payloads, flattened plain structs and externally tagged enums,
+    /// adjacently tagged content that precedes its tag.
+    Owned,
+    /// Untagged union alternatives, other flattened members.
+    Borrowed,
 }
 
 /// What a refinement's inner type is, to pick between `minItems` and `minProperties`.
@@ -163,38 +211,98 @@ enum Kind {
     Unknown,
 }
 
+/// How an object is rendered: as a value, as the payload of an internal tag, as a flattened
+/// member (keys others took are invisible to it).
+struct ObjCtx<'x> {
+    /// An internal tag `(key, variant name)` to require.
+    tag: Option<(&'x str, &'x str)>,
+    /// Whether unknown keys are refused.
+    strict: bool,
+    mode: Mode,
+    /// Keys that the enclosing object (or tag) took: allowed, and not seen by this object.
+    exempt: &'x [String],
+}
+
 struct Exporter<'a> {
     schema: &'a TypeObject,
     keys: Vec<String>,
+    /// For each definition whose schema depends on the [`Mode`], its keys in `$defs` when read
+    /// from an owned and from a borrowed buffer.
+    mode_keys: Vec<Option<[String; 2]>>,
+    /// Buffered copies referred to so far.
+    used: RefCell<BTreeSet<(usize, Mode)>>,
 }
 
 impl<'a> Exporter<'a> {
     fn new(schema: &'a TypeObject) -> Exporter<'a> {
-        let mut keys: Vec<String> = Vec::with_capacity(schema.defs().len());
-        for (i, def) in schema.defs().iter().enumerate() {
-            let mut key = if def.name.is_empty() || keys.contains(&def.name) {
+        let defs = schema.defs();
+        let mut taken: BTreeSet<String> = BTreeSet::new();
+        let mut unique = |wanted: String| {
+            let mut key = wanted;
+            while taken.contains(&key) {
+                key.push('_');
+            }
+            taken.insert(key.clone());
+            key
+        };
+        let mut keys: Vec<String> = Vec::with_capacity(defs.len());
+        for (i, def) in defs.iter().enumerate() {
+            let seen = keys.contains(&def.name);
+            keys.push(unique(if def.name.is_empty() || seen {
                 format!("{}_{i}", def.name)
             } else {
                 def.name.clone()
-            };
-            while keys.contains(&key) {
-                key.push('_');
-            }
-            keys.push(key);
+            }));
         }
-        Exporter { schema, keys }
+        let sensitive = mode_sensitive(defs);
+        let mode_keys = keys
+            .iter()
+            .zip(&sensitive)
+            .map(|(key, s)| {
+                s.then(|| {
+                    [
+                        unique(format!("{key}@owned")),
+                        unique(format!("{key}@borrowed")),
+                    ]
+                })
+            })
+            .collect();
+        Exporter {
+            schema,
+            keys,
+            mode_keys,
+            used: RefCell::new(BTreeSet::new()),
+        }
     }
 
-    fn reference(&self, id: DefId) -> Value {
-        match self.keys.get(id.0 as usize) {
-            Some(key) => json!({"$ref": format!("#/$defs/{}", fragment(key))}),
+    fn mode_key(&self, i: usize, mode: Mode) -> Option<String> {
+        let [owned, borrowed] = self.mode_keys.get(i)?.as_ref()?;
+        match mode {
+            Mode::Direct => self.keys.get(i).cloned(),
+            Mode::Owned => Some(owned.clone()),
+            Mode::Borrowed => Some(borrowed.clone()),
+        }
+    }
+
+    fn reference(&self, id: DefId, mode: Mode) -> Value {
+        let i = id.0 as usize;
+        let key = match (mode, self.mode_key(i, mode)) {
+            (Mode::Direct, _) | (_, None) => self.keys.get(i).cloned(),
+            (_, Some(key)) => {
+                self.used.borrow_mut().insert((i, mode));
+                Some(key)
+            }
+        };
+        match key {
+            Some(key) => json!({"$ref": format!("#/$defs/{}", fragment(&key))}),
             None => Value::Bool(false),
         }
     }
 
-    /// `node` with references, metadata and brands looked through (a cycle of bare references
-    /// ends after as many steps as there are definitions).
-    fn resolve(&self, mut node: &'a Node) -> &'a Node {
+    /// `node` with references, metadata, brands (and, when asked, `OPTION_SOME` and
+    /// `OPTIONAL`) looked through; a cycle of bare references ends after as many steps as
+    /// there are definitions.
+    fn resolve(&self, mut node: &'a Node, through_options: bool) -> &'a Node {
         let mut hops = 0;
         loop {
             match node {
@@ -206,6 +314,9 @@ impl<'a> Exporter<'a> {
                     }
                 }
                 Node::Metadata(_, inner) | Node::Brand(_, inner) => node = inner,
+                Node::OptionSome(inner) | Node::Optional(inner) if through_options => {
+                    node = inner;
+                }
                 _ => return node,
             }
         }
@@ -214,10 +325,8 @@ impl<'a> Exporter<'a> {
     /// The kind of value a refinement on `node` sees.
     fn kind(&self, mut node: &'a Node) -> Kind {
         loop {
-            match self.resolve(node) {
-                Node::Refine(_, inner) | Node::Optional(inner) | Node::OptionSome(inner) => {
-                    node = inner;
-                }
+            match self.resolve(node, true) {
+                Node::Refine(_, inner) => node = inner,
                 Node::String | Node::Literal(Literal::Str(_)) => return Kind::Str,
                 Node::Number(_) | Node::Literal(Literal::Int(_) | Literal::Float(_)) => {
                     return Kind::Num;
@@ -229,11 +338,14 @@ impl<'a> Exporter<'a> {
         }
     }
 
-    fn schema(&self, node: &Node) -> Value {
+    fn schema(&self, node: &'a Node, mode: Mode) -> Value {
         match node {
             Node::String => json!({"type": "string"}),
             Node::Number(kind) => number(*kind),
             Node::Boolean => json!({"type": "boolean"}),
+            Node::Null if mode == Mode::Owned => {
+                json!({"anyOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}]})
+            }
             Node::Null | Node::OptionNone => json!({"type": "null"}),
             Node::Literal(lit) => match lit {
                 Literal::Str(s) => json!({"const": s}),
@@ -243,10 +355,10 @@ impl<'a> Exporter<'a> {
                 Literal::Float(_) => Value::Bool(false),
             },
             Node::Any => Value::Bool(true),
-            Node::Array(inner) => json!({"type": "array", "items": self.schema(inner)}),
+            Node::Array(inner) => json!({"type": "array", "items": self.schema(inner, mode)}),
             Node::Tuple(items) if items.is_empty() => json!({"type": "array", "maxItems": 0}),
             Node::Tuple(items) => {
-                let prefix: Vec<Value> = items.iter().map(|n| self.schema(n)).collect();
+                let prefix: Vec<Value> = items.iter().map(|n| self.schema(n, mode)).collect();
                 json!({
                     "type": "array",
                     "prefixItems": prefix,
@@ -255,52 +367,126 @@ impl<'a> Exporter<'a> {
                     "maxItems": items.len(),
                 })
             }
-            Node::Object(obj) => self.object(obj, None, false),
-            Node::Map { key, value } => self.map(key, value, None),
-            Node::Union(alts) if alts.is_empty() => Value::Bool(false),
-            Node::Union(alts) => {
-                json!({"anyOf": alts.iter().map(|n| self.schema(n)).collect::<Vec<_>>()})
+            Node::Object(obj) => self.object(
+                obj,
+                &ObjCtx {
+                    tag: None,
+                    strict: obj.strict,
+                    mode,
+                    exempt: &[],
+                },
+            ),
+            Node::Map { key, value } => self.map(key, value, mode, &[]),
+            Node::Union(alts) => any_of(alts.iter().map(|n| self.schema(n, Mode::Borrowed))),
+            Node::DUnion(d) => self.dunion(d, mode, &[]),
+            Node::Optional(inner) => {
+                json!({"anyOf": [self.schema(inner, mode), {"type": "null"}]})
             }
-            Node::DUnion(d) => self.dunion(d),
-            Node::Optional(inner) => json!({"anyOf": [self.schema(inner), {"type": "null"}]}),
-            Node::Brand(name, inner) => {
-                annotate(self.schema(inner), [("title", json!(name))].into_iter())
-            }
-            Node::Ref(id) => self.reference(*id),
-            Node::Refine(r, inner) => self.refine(r, inner),
-            Node::ResultOk(inner) => tagged_object("Ok", self.schema(inner)),
-            Node::ResultErr(inner) => tagged_object("Err", self.schema(inner)),
-            Node::OptionSome(inner) => self.schema(inner),
+            Node::Brand(name, inner) => annotate(
+                self.schema(inner, mode),
+                [("title", json!(name))].into_iter(),
+            ),
+            Node::Ref(id) => self.reference(*id, mode),
+            Node::Refine(r, inner) => self.refine(r, inner, self.schema(inner, mode)),
+            Node::ResultOk(inner) => tagged_object("Ok", self.schema(inner, mode)),
+            Node::ResultErr(inner) => tagged_object("Err", self.schema(inner, mode)),
+            Node::OptionSome(inner) => self.schema(inner, mode),
             Node::Metadata(meta, inner) => {
                 let notes = meta
                     .name
                     .iter()
                     .map(|n| ("title", json!(n)))
                     .chain(meta.description.iter().map(|d| ("description", json!(d))));
-                annotate(self.schema(inner), notes)
+                annotate(self.schema(inner, mode), notes)
             }
             Node::Port(port) => self.port(port),
         }
     }
 
-    /// An object schema; `tag` is an internal tag `(key, variant name)` to add as a required
-    /// constant property, `closed` closes the object even when it is not strict.
-    fn object(&self, obj: &Object, tag: Option<(&str, &str)>, closed: bool) -> Value {
-        let mut props = Map::new();
+    /// The schema of "the object, less the `exempt` keys, is a `node`": how serde reads an
+    /// internally tagged payload (less the tag) or a flattened member (less what others took).
+    fn view(&self, node: &'a Node, mode: Mode, exempt: &[String]) -> Value {
+        if exempt.is_empty() {
+            return self.schema(node, mode);
+        }
+        let mut base = node;
+        let mut refinements = Vec::new();
+        loop {
+            match self.resolve(base, false) {
+                Node::Refine(r, inner) => {
+                    refinements.push(r);
+                    base = inner;
+                }
+                Node::OptionSome(inner) => base = inner,
+                _ => break,
+            }
+        }
+        let closed = |props: Map<String, Value>, required: &[&str]| {
+            let mut m = exempt_props(exempt);
+            m.extend(props);
+            json!({
+                "type": "object",
+                "properties": m,
+                "required": required,
+                "additionalProperties": false,
+            })
+        };
+        let out = match self.resolve(base, false) {
+            Node::Object(obj) => self.object(
+                obj,
+                &ObjCtx {
+                    tag: None,
+                    strict: obj.strict,
+                    mode,
+                    exempt,
+                },
+            ),
+            Node::Map { key, value } => self.map(key, value, mode, exempt),
+            Node::DUnion(d) => self.dunion(d, mode, exempt),
+            Node::Union(alts) => any_of(alts.iter().map(|n| self.view(n, Mode::Borrowed, exempt))),
+            Node::ResultOk(inner) | Node::ResultErr(inner) => {
+                let key = if matches!(base, Node::ResultOk(_)) {
+                    "Ok"
+                } else {
+                    "Err"
+                };
+                let mut props = Map::new();
+                props.insert(key.to_owned(), self.schema(inner, mode));
+                closed(props, &[key])
+            }
+            Node::Any => Value::Bool(true),
+            Node::Null if mode == Mode::Owned => closed(Map::new(), &[]),
+            Node::Port(port) => self.port(port),
+            _ => Value::Bool(false),
+        };
+        refinements
+            .into_iter()
+            .rev()
+            .fold(out, |s, r| self.refine(r, base, s))
+    }
+
+    /// An object schema (see [`ObjCtx`]), with the interpreter's reading of flattened members:
+    /// a plain struct takes its fields (from an owned buffer, never strict); a struct that
+    /// flattens others, a map, an untagged or internally/adjacently tagged union read what no
+    /// earlier member took (from a borrowed buffer); an externally tagged enum takes the first
+    /// key naming a variant; a flattened `Option` or `()` accepts anything. A strict object
+    /// refuses every key that neither it, its members nor its enclosing object took.
+    fn object(&self, obj: &'a Object, ctx: &ObjCtx<'_>) -> Value {
+        let mut props = exempt_props(ctx.exempt);
         let mut required: Vec<Value> = Vec::new();
         let mut all_of: Vec<Value> = Vec::new();
-        let mut declared: Vec<&str> = Vec::new();
-        if let Some((key, name)) = tag {
+        let mut taken: Vec<String> = ctx.exempt.to_vec();
+        if let Some((key, name)) = ctx.tag {
             props.insert(key.to_owned(), json!({"const": name}));
             required.push(json!(key));
-            declared.push(key);
+            taken.push(key.to_owned());
         }
         for p in &obj.properties {
-            let s = self.schema(&p.node);
+            let s = self.schema(&p.node, ctx.mode);
             let names = std::iter::once(&p.name).chain(&p.aliases);
             for n in names.clone() {
                 props.insert(n.clone(), s.clone());
-                declared.push(n);
+                taken.push(n.clone());
             }
             if p.aliases.is_empty() {
                 if p.required {
@@ -315,48 +501,58 @@ impl<'a> Exporter<'a> {
             }
             all_of.push(json!({"oneOf": alts}));
         }
-        let mut rest: Vec<Value> = Vec::new();
-        let mut key_rules: Vec<Value> = Vec::new();
-        let mut others = 0;
-        for f in &obj.flatten {
-            match self.resolve(f) {
-                Node::Map { key, value } => {
-                    rest.push(self.schema(value));
-                    key_rules.extend(self.key_schema(key));
+        for member in &obj.flatten {
+            let mut node = member;
+            while let Node::OptionSome(inner) | Node::Refine(_, inner) = self.resolve(node, false) {
+                node = inner;
+            }
+            match self.resolve(node, false) {
+                Node::Object(o) if o.flatten.is_empty() => {
+                    all_of.push(self.object(
+                        o,
+                        &ObjCtx {
+                            tag: None,
+                            strict: false,
+                            mode: Mode::Owned,
+                            exempt: &[],
+                        },
+                    ));
+                    for p in &o.properties {
+                        taken.push(p.name.clone());
+                        taken.extend(p.aliases.iter().cloned());
+                    }
                 }
-                _ => {
-                    others += 1;
-                    all_of.push(self.schema(f));
+                Node::DUnion(d) if d.tagging == Tagging::External => {
+                    all_of.push(self.flat_external(d));
+                    for v in &d.variants {
+                        taken.push(v.name.clone());
+                        taken.extend(v.aliases.iter().cloned());
+                    }
                 }
+                Node::Optional(_) | Node::Null | Node::OptionNone => {}
+                resolved @ (Node::Object(_)
+                | Node::Map { .. }
+                | Node::DUnion(_)
+                | Node::Union(_)
+                | Node::Any) => all_of.push(self.view(resolved, Mode::Borrowed, &taken)),
+                _ => all_of.push(Value::Bool(false)),
             }
         }
-        let leftover = if others > 0 {
-            "unevaluatedProperties"
-        } else {
-            "additionalProperties"
-        };
-
         let mut m = Map::new();
         m.insert("type".into(), json!("object"));
+        if ctx.strict {
+            for key in &taken {
+                if !props.contains_key(key) {
+                    props.insert(key.clone(), Value::Bool(true));
+                }
+            }
+            m.insert("additionalProperties".into(), Value::Bool(false));
+        }
         if !props.is_empty() {
             m.insert("properties".into(), Value::Object(props));
         }
         if !required.is_empty() {
             m.insert("required".into(), Value::Array(required));
-        }
-        if !rest.is_empty() {
-            m.insert(leftover.into(), all_of_or_one(rest));
-            if !key_rules.is_empty() {
-                let rule = all_of_or_one(key_rules);
-                let names = if declared.is_empty() {
-                    rule
-                } else {
-                    json!({"anyOf": [{"enum": declared}, rule]})
-                };
-                m.insert("propertyNames".into(), names);
-            }
-        } else if obj.strict || closed {
-            m.insert(leftover.into(), Value::Bool(false));
         }
         if !all_of.is_empty() {
             m.insert("allOf".into(), Value::Array(all_of));
@@ -364,77 +560,143 @@ impl<'a> Exporter<'a> {
         Value::Object(m)
     }
 
-    fn map(&self, key: &Node, value: &Node, tag: Option<(&str, &str)>) -> Value {
+    /// A flattened externally tagged enum: the first key naming a variant holds its payload.
+    fn flat_external(&self, d: &'a DUnion) -> Value {
+        let mut props = Map::new();
+        let mut alts = Vec::new();
+        for v in &d.variants {
+            let payload = match &v.node {
+                Some(p) => self.schema(p, Mode::Owned),
+                None => self.schema(&Node::Null, Mode::Owned),
+            };
+            for name in std::iter::once(&v.name).chain(&v.aliases) {
+                props.insert(name.clone(), payload.clone());
+                alts.push(json!({"required": [name]}));
+            }
+        }
+        if alts.is_empty() {
+            return Value::Bool(false);
+        }
+        json!({"type": "object", "properties": props, "anyOf": alts})
+    }
+
+    /// A map (or, with `exempt` keys, the rest of an object read as a map).
+    fn map(&self, key: &'a Node, value: &'a Node, mode: Mode, exempt: &[String]) -> Value {
         let mut m = Map::new();
         m.insert("type".into(), json!("object"));
-        let rule = self.key_schema(key);
-        if let Some((k, name)) = tag {
-            m.insert("properties".into(), json!({k: {"const": name}}));
-            m.insert("required".into(), json!([k]));
-            if let Some(rule) = rule {
-                m.insert(
-                    "propertyNames".into(),
-                    json!({"anyOf": [{"const": k}, rule]}),
-                );
-            }
-        } else if let Some(rule) = rule {
-            m.insert("propertyNames".into(), rule);
+        if !exempt.is_empty() {
+            m.insert("properties".into(), Value::Object(exempt_props(exempt)));
         }
-        m.insert("additionalProperties".into(), self.schema(value));
+        match self.key_schema(key, mode) {
+            // No key can be read: only the exempt keys may be there.
+            Some(Value::Bool(false)) => {
+                m.insert("additionalProperties".into(), Value::Bool(false));
+                return Value::Object(m);
+            }
+            Some(rule) if exempt.is_empty() => {
+                m.insert("propertyNames".into(), rule);
+            }
+            Some(rule) => {
+                let names = json!({"anyOf": [{"enum": exempt}, rule]});
+                m.insert("propertyNames".into(), names);
+            }
+            None => {}
+        }
+        m.insert("additionalProperties".into(), self.schema(value, mode));
         Value::Object(m)
     }
 
-    /// What a map key must look like, as a schema on the key string; `None` for any string.
-    fn key_schema(&self, key: &Node) -> Option<Value> {
-        let mut base = key;
-        loop {
-            match self.resolve(base) {
-                Node::Refine(_, inner) => base = inner,
-                Node::Number(kind) => return Some(json!({"pattern": key_pattern(*kind)})),
-                Node::Boolean => return Some(json!({"enum": ["true", "false"]})),
-                _ => break,
+    /// What a map key must look like, as a schema on the key string; `None` for any string,
+    /// `Some(false)` for none.
+    fn key_schema(&self, key: &'a Node, mode: Mode) -> Option<Value> {
+        match self.resolve(key, true) {
+            Node::String | Node::Any => None,
+            Node::Number(_) | Node::Boolean if mode != Mode::Direct => Some(Value::Bool(false)),
+            Node::Number(kind) => Some(json!({"pattern": key_pattern(*kind)})),
+            Node::Boolean => Some(json!({"enum": ["true", "false"]})),
+            Node::Literal(Literal::Str(s)) => Some(json!({"const": s})),
+            Node::DUnion(d) if d.tagging == Tagging::External => {
+                let names: Vec<&String> = d
+                    .variants
+                    .iter()
+                    .filter(|v| v.node.is_none())
+                    .flat_map(|v| std::iter::once(&v.name).chain(&v.aliases))
+                    .collect();
+                Some(if names.is_empty() {
+                    Value::Bool(false)
+                } else {
+                    json!({"enum": names})
+                })
             }
-        }
-        match self.schema(key) {
-            Value::Bool(true) => None,
-            s if s == json!({"type": "string"}) => None,
-            s => Some(s),
+            Node::Refine(r, inner) => {
+                let base = self.key_schema(inner, mode);
+                if base == Some(Value::Bool(false)) || self.kind(inner) != Kind::Str {
+                    // Refinements of number keys are not exported.
+                    return base;
+                }
+                let s = self.refine(r, inner, base.unwrap_or(json!({"type": "string"})));
+                Some(s)
+            }
+            Node::Union(alts) => {
+                let mut rules = Vec::new();
+                for alt in alts {
+                    match self.key_schema(alt, Mode::Borrowed) {
+                        None => return None,
+                        Some(rule) => rules.push(rule),
+                    }
+                }
+                Some(any_of(rules.into_iter()))
+            }
+            _ => Some(Value::Bool(false)),
         }
     }
 
-    fn dunion(&self, d: &DUnion) -> Value {
+    /// A tagged union, as a value (`exempt` empty) or as a flattened member.
+    fn dunion(&self, d: &'a DUnion, mode: Mode, exempt: &[String]) -> Value {
         let mut alts: Vec<Value> = Vec::new();
         for v in &d.variants {
-            let payload = v.node.as_ref();
-            // The payload's schema is the same for every name of the variant.
-            let rendered = match (&d.tagging, payload) {
-                (Tagging::Internal { .. }, _) | (_, None) => None,
-                (_, Some(p)) => Some(self.schema(p)),
-            };
-            for name in std::iter::once(&v.name).chain(&v.aliases) {
-                match &d.tagging {
-                    Tagging::External => match &rendered {
-                        None => {
+            let names = || std::iter::once(&v.name).chain(&v.aliases);
+            match &d.tagging {
+                Tagging::External => {
+                    let payload = match &v.node {
+                        Some(p) => self.schema(p, mode),
+                        None => self.schema(&Node::Null, mode),
+                    };
+                    for name in names() {
+                        if v.node.is_none() && exempt.is_empty() {
                             alts.push(json!({"const": name}));
-                            alts.push(tagged_object(name, json!({"type": "null"})));
                         }
-                        Some(s) => alts.push(tagged_object(name, s.clone())),
-                    },
-                    Tagging::Internal { tag } => {
-                        alts.push(self.internal_variant(d, tag, name, payload));
+                        let mut props = exempt_props(exempt);
+                        props.insert(name.clone(), payload.clone());
+                        alts.push(json!({
+                            "type": "object",
+                            "properties": props,
+                            "required": [name],
+                            "additionalProperties": false,
+                        }));
                     }
-                    Tagging::Adjacent { tag, content } => {
-                        let mut props = Map::new();
+                }
+                Tagging::Internal { tag } => {
+                    for name in names() {
+                        alts.push(self.internal_variant(d, tag, name, v.node.as_ref(), exempt));
+                    }
+                }
+                Tagging::Adjacent { tag, content } => {
+                    // serde_json's maps are sorted: content whose key sorts before the tag's
+                    // is read before the tag, from serde's owned buffer.
+                    let content_mode = if content < tag { Mode::Owned } else { mode };
+                    let payload = match &v.node {
+                        Some(p) => self.schema(p, content_mode),
+                        None => self.schema(&Node::Null, content_mode),
+                    };
+                    for name in names() {
+                        let mut props = exempt_props(exempt);
                         props.insert(tag.clone(), json!({"const": name}));
-                        let required = match &rendered {
-                            Some(s) => {
-                                props.insert(content.clone(), s.clone());
-                                json!([tag, content])
-                            }
-                            None => {
-                                props.insert(content.clone(), json!({"type": "null"}));
-                                json!([tag])
-                            }
+                        props.insert(content.clone(), payload.clone());
+                        let required = if v.node.is_some() {
+                            json!([tag, content])
+                        } else {
+                            json!([tag])
                         };
                         let mut m = Map::new();
                         m.insert("type".into(), json!("object"));
@@ -455,36 +717,48 @@ impl<'a> Exporter<'a> {
         }
     }
 
-    fn internal_variant(&self, d: &DUnion, key: &str, name: &str, payload: Option<&Node>) -> Value {
-        let mut tag_only = Map::new();
-        tag_only.insert("type".into(), json!("object"));
-        tag_only.insert("properties".into(), json!({key: {"const": name}}));
-        tag_only.insert("required".into(), json!([key]));
+    /// One name of an internally tagged variant. serde reads a unit variant from the tag
+    /// alone, ignoring every other key (even when the enum is strict); a payload is read from
+    /// the same object less the tag, from an owned buffer, and a struct variant inherits the
+    /// enum's strictness.
+    fn internal_variant(
+        &self,
+        d: &'a DUnion,
+        key: &str,
+        name: &str,
+        payload: Option<&'a Node>,
+        exempt: &[String],
+    ) -> Value {
+        let tag_only = json!({
+            "type": "object",
+            "properties": {key: {"const": name}},
+            "required": [key],
+        });
         let Some(payload) = payload else {
-            if d.strict {
-                tag_only.insert("additionalProperties".into(), Value::Bool(false));
-            }
-            return Value::Object(tag_only);
+            return tag_only;
         };
-        match self.resolve(payload) {
-            Node::Object(obj) => {
-                let has_map = obj
-                    .flatten
-                    .iter()
-                    .any(|f| matches!(self.resolve(f), Node::Map { .. }));
-                if obj.strict || d.strict || has_map {
-                    self.object(obj, Some((key, name)), d.strict)
-                } else {
-                    json!({"allOf": [tag_only, self.schema(payload)]})
-                }
-            }
-            Node::Map { key: k, value } => self.map(k, value, Some((key, name))),
-            _ => json!({"allOf": [tag_only, self.schema(payload)]}),
+        let mut direct = payload;
+        while let Node::Metadata(_, inner) = direct {
+            direct = inner;
         }
+        if let Node::Object(obj) = direct {
+            return self.object(
+                obj,
+                &ObjCtx {
+                    tag: Some((key, name)),
+                    strict: obj.strict || d.strict,
+                    mode: Mode::Owned,
+                    exempt,
+                },
+            );
+        }
+        let mut rest = exempt.to_vec();
+        rest.push(key.to_owned());
+        json!({"allOf": [tag_only, self.view(payload, Mode::Owned, &rest)]})
     }
 
-    fn refine(&self, r: &Refinement, inner: &Node) -> Value {
-        let s = self.schema(inner);
+    /// The refinement `r` of `inner`, whose schema is `s`.
+    fn refine(&self, r: &Refinement, inner: &'a Node, s: Value) -> Value {
         let kind = self.kind(inner);
         let mut kw: Vec<(&'static str, Value)> = Vec::new();
         let counts = |kw: &mut Vec<(&'static str, Value)>,
@@ -545,7 +819,7 @@ impl<'a> Exporter<'a> {
         constrain(s, kw)
     }
 
-    fn port(&self, port: &PortNode) -> Value {
+    fn port(&self, port: &'a PortNode) -> Value {
         let methods: Vec<Value> = port
             .methods
             .iter()
@@ -553,13 +827,15 @@ impl<'a> Exporter<'a> {
                 let params: Vec<Value> = m
                     .params
                     .iter()
-                    .map(|(name, node)| json!({"name": name, "schema": self.schema(node)}))
+                    .map(|(name, node)| {
+                        json!({"name": name, "schema": self.schema(node, Mode::Direct)})
+                    })
                     .collect();
                 let mut out = Map::new();
                 out.insert("name".into(), json!(m.name));
                 out.insert("params".into(), Value::Array(params));
-                out.insert("ok".into(), self.schema(&m.ok));
-                out.insert("err".into(), self.schema(&m.err));
+                out.insert("ok".into(), self.schema(&m.ok, Mode::Direct));
+                out.insert("err".into(), self.schema(&m.err, Mode::Direct));
                 out.insert("idempotent".into(), json!(m.idempotent));
                 if let Some(route) = &m.http {
                     out.insert(
@@ -691,12 +967,54 @@ fn tagged_object(name: &str, schema: Value) -> Value {
     })
 }
 
-fn all_of_or_one(mut list: Vec<Value>) -> Value {
-    if list.len() == 1 {
-        list.pop().unwrap_or(Value::Bool(true))
+/// `anyOf` of the schemas, `false` for none.
+fn any_of(list: impl Iterator<Item = Value>) -> Value {
+    let list: Vec<Value> = list.collect();
+    if list.is_empty() {
+        Value::Bool(false)
     } else {
-        json!({"allOf": list})
+        json!({"anyOf": list})
     }
+}
+
+/// `{"key": true}` for every exempt key, so that they count as declared.
+fn exempt_props(exempt: &[String]) -> Map<String, Value> {
+    exempt
+        .iter()
+        .map(|k| (k.clone(), Value::Bool(true)))
+        .collect()
+}
+
+/// Which definitions render differently when read from serde's buffers: those that contain
+/// `()` or a map with number or boolean keys, directly or through other definitions.
+fn mode_sensitive(defs: &[Def]) -> Vec<bool> {
+    let mut refs: Vec<Vec<usize>> = vec![Vec::new(); defs.len()];
+    let mut sensitive = vec![false; defs.len()];
+    for (i, def) in defs.iter().enumerate() {
+        let mut visit = |node: &Node| match node {
+            Node::Null => sensitive[i] = true,
+            Node::Map { key, .. } if !matches!(**key, Node::String | Node::Any) => {
+                sensitive[i] = true;
+            }
+            Node::Ref(id) => refs[i].push(id.0 as usize),
+            _ => {}
+        };
+        super::walk(&def.node, &mut visit);
+    }
+    // Propagate through references until nothing changes (at most one pass per definition).
+    for _ in 0..defs.len() {
+        let mut changed = false;
+        for i in 0..defs.len() {
+            if !sensitive[i] && refs[i].iter().any(|j| sensitive.get(*j) == Some(&true)) {
+                sensitive[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    sensitive
 }
 
 /// Adds assertion keywords to a schema: in place when it is an object without `$ref` and
@@ -1005,6 +1323,86 @@ mod tests {
                 F64(x.to_bits())
             }
         }
+    }
+
+    #[test]
+    fn buffered_reads() {
+        // Unit { u: () } and Ids { ids: HashMap<u32, String> }, each the payload of an
+        // internally tagged newtype variant, and flattened into an object.
+        let unit = Def {
+            name: "Unit".into(),
+            node: Node::Object(Object {
+                properties: vec![prop("u", true, Node::Null)],
+                strict: false,
+                flatten: vec![],
+            }),
+        };
+        let ids = Node::Map {
+            key: Box::new(Node::Number(NumberKind::U32)),
+            value: Box::new(Node::String),
+        };
+        let variant = |name: &str, node| Variant {
+            name: name.into(),
+            aliases: vec![],
+            node: Some(node),
+        };
+        let schema = TypeObject::from_parts(
+            Node::Tuple(vec![
+                Node::DUnion(DUnion {
+                    tagging: Tagging::Internal { tag: "kind".into() },
+                    variants: vec![variant("U", Node::Ref(DefId(0))), variant("I", ids.clone())],
+                    strict: false,
+                }),
+                Node::Object(Object {
+                    properties: vec![prop("id", true, Node::Number(NumberKind::U8))],
+                    strict: false,
+                    flatten: vec![ids.clone()],
+                }),
+                ids,
+            ]),
+            vec![unit],
+        );
+        let js = schema.to_json_schema();
+        let [dunion, flat, plain] = [0, 1, 2].map(|i| js["prefixItems"][i].clone());
+        // The struct read from the buffer accepts `{}` for `()`.
+        assert_eq!(
+            dunion["oneOf"][0]["allOf"][1]["properties"]["u"],
+            json!({"anyOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}]})
+        );
+        assert_eq!(
+            dunion["oneOf"][0]["allOf"][1]["properties"]["kind"],
+            json!(true)
+        );
+        // The u32-keyed map read from the buffer takes no key but the tag.
+        assert_eq!(
+            dunion["oneOf"][1]["allOf"][1],
+            json!({"type": "object", "properties": {"kind": true}, "additionalProperties": false})
+        );
+        assert_eq!(
+            flat["allOf"][0],
+            json!({"type": "object", "properties": {"id": true}, "additionalProperties": false})
+        );
+        assert_eq!(
+            plain["propertyNames"],
+            json!({"pattern": key_pattern(NumberKind::U32)})
+        );
+        // The definition as read directly.
+        assert_eq!(
+            js["$defs"]["Unit"]["properties"]["u"],
+            json!({"type": "null"})
+        );
+        // Referred to from an untagged union, a definition gets its buffered copy.
+        let union = TypeObject::from_parts(
+            Node::Union(vec![Node::Ref(DefId(0)), Node::String]),
+            schema.defs().to_vec(),
+        );
+        let js = union.to_json_schema();
+        assert_eq!(js["anyOf"][0], json!({"$ref": "#/$defs/Unit@borrowed"}));
+        assert_eq!(
+            js["$defs"]["Unit@borrowed"]["properties"]["u"],
+            json!({"type": "null"})
+        );
+        assert!(js["$defs"].get("Unit@owned").is_none());
     }
 
     #[test]
