@@ -79,7 +79,7 @@ fn check_items<'a, T: Schema + 'a>(
     path: &mut Path,
 ) {
     for (i, item) in items.into_iter().enumerate() {
-        if errors.is_full() {
+        if errors.truncated() {
             return;
         }
         path.push_index(i);
@@ -230,7 +230,7 @@ fn check_entries<'a, K: MapKey + 'a, V: Schema + 'a>(
     path: &mut Path,
 ) {
     for (k, v) in entries {
-        if errors.is_full() {
+        if errors.truncated() {
             return;
         }
         path.push_key(k.key_string().into_owned());
