@@ -311,8 +311,6 @@ impl Client {
             headers.insert(wire::TRACEPARENT, v);
         }
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let host = host_port(&url);
-        let domain = url.domain().map(str::to_owned);
         let mut request = self.inner.http.request(reqwest_method(method), url);
         if let Some(body) = body {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -326,7 +324,7 @@ impl Client {
         request
             .send()
             .await
-            .map_err(|e| self.map_error(&e, service, host, domain))
+            .map_err(|e| self.map_error(&e, service))
     }
 
     /// Reads up to `limit` bytes of the body; `false` when there was more.
@@ -342,7 +340,6 @@ impl Client {
         {
             return Ok((Vec::new(), false));
         }
-        let host = host_port(response.url());
         let mut bytes = Vec::new();
         loop {
             match response.chunk().await {
@@ -355,7 +352,7 @@ impl Client {
                     bytes.extend_from_slice(&chunk);
                 }
                 Ok(None) => return Ok((bytes, true)),
-                Err(e) => return Err(self.map_error(&e, service, host, None)),
+                Err(e) => return Err(self.read_error(&e, service, response.url())),
             }
         }
     }
@@ -385,7 +382,26 @@ impl Client {
         })
     }
 
-    fn map_error(
+    /// A failure while reading a response body: as [`map_error`](Client::map_error), except
+    /// that a connect failure cannot happen any more, so no domain is reported.
+    fn read_error(&self, e: &reqwest::Error, service: &str, url: &Url) -> NetworkError {
+        self.map_error_with(e, service, host_port(url), None)
+    }
+
+    /// A failure of a request. Every URL this client dials is its base URL with another path
+    /// and query, so the host, port and domain reported are the base URL's; they are built
+    /// here, on failure, rather than on every call.
+    fn map_error(&self, e: &reqwest::Error, service: &str) -> NetworkError {
+        let base = &self.inner.base;
+        self.map_error_with(
+            e,
+            service,
+            host_port(base),
+            base.domain().map(str::to_owned),
+        )
+    }
+
+    fn map_error_with(
         &self,
         e: &reqwest::Error,
         service: &str,
@@ -462,6 +478,14 @@ fn decode_ok<T>(service: &str, method: &MethodInfo, bytes: &[u8]) -> Result<T, N
 where
     T: DeserializeOwned + Schema + 'static,
 {
+    // The fast path, as in `crate::decode`: serde's typed decoder, then the refinements on the
+    // typed value. Only when that fails is the body parsed to a `Value` and run through the
+    // interpreter, so that a mismatch still reports every error.
+    if let Ok(value) = serde_json::from_slice::<T>(bytes)
+        && crate::check(&value).is_ok()
+    {
+        return Ok(value);
+    }
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {

@@ -368,7 +368,13 @@ where
     let mut args = if in_query {
         Map::new()
     } else {
-        read_body(&parts, body, limit).await?
+        let bytes = read_body(&parts, body, limit).await?;
+        if info.http.is_none()
+            && let Some(args) = decode_typed::<Args>(&parts, &bytes)
+        {
+            return Ok(args);
+        }
+        body_object(&parts, &bytes).map_err(|response| *response)?
     };
 
     if info.http.is_some() {
@@ -400,11 +406,26 @@ where
         .map_err(|errors| invalid_arguments(&errors))
 }
 
-async fn read_body(
-    parts: &Parts,
-    body: Body,
-    limit: usize,
-) -> Result<Map<String, Value>, Response> {
+/// The fast path for a default-protocol call (the body is the whole arguments object, nothing
+/// is merged into it): serde's typed decoder, then the refinements on the typed value, as in
+/// [`crate::decode`]. `None` sends the request down the `Value` and interpreter path, which
+/// reports every error; that path also decides every body that is not a JSON object or has no
+/// content type.
+fn decode_typed<Args>(parts: &Parts, bytes: &[u8]) -> Option<Args>
+where
+    Args: DeserializeOwned + Schema + 'static,
+{
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first != b'{' || !parts.headers.contains_key(CONTENT_TYPE) {
+        return None;
+    }
+    let args = serde_json::from_slice::<Args>(bytes).ok()?;
+    crate::check(&args).ok()?;
+    Some(args)
+}
+
+/// Reads the request body, within `limit`, after checking its declared length and content type.
+async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Response> {
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -424,17 +445,10 @@ async fn read_body(
         .headers
         .get(CONTENT_TYPE)
         .map(|v| v.to_str().unwrap_or(""));
-    let unsupported = || {
-        error_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the request body must be application/json",
-        )
-    };
     if content_type.is_some_and(|ct| !wire::is_json_content_type(ct)) {
-        return Err(unsupported());
+        return Err(unsupported_media_type());
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
         if is_length_limit(&e) {
             too_large()
         } else {
@@ -444,29 +458,42 @@ async fn read_body(
                 "the request body could not be read",
             )
         }
-    })?;
+    })
+}
+
+/// The arguments object of a request body: empty for an empty body; a non-empty body needs a
+/// JSON content type and must be a JSON object. The error is the response to send.
+fn body_object(parts: &Parts, bytes: &[u8]) -> Result<Map<String, Value>, Box<Response>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    if content_type.is_none() {
-        return Err(unsupported());
+    if !parts.headers.contains_key(CONTENT_TYPE) {
+        return Err(Box::new(unsupported_media_type()));
     }
-    match serde_json::from_slice::<Value>(&bytes) {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(invalid_arguments(&ValidationErrors::single(
+        Ok(other) => Err(Box::new(invalid_arguments(&ValidationErrors::single(
             ValidationError::new(
                 "",
                 "an object of named arguments",
                 wire::json_kind(&other),
                 "the request body must be a JSON object of the named arguments",
             ),
-        ))),
-        Err(e) => Err(error_response(
+        )))),
+        Err(e) => Err(Box::new(error_response(
             StatusCode::BAD_REQUEST,
             "malformed_json",
             format!("the request body is not valid JSON: {e}"),
-        )),
+        ))),
     }
+}
+
+fn unsupported_media_type() -> Response {
+    error_response(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "the request body must be application/json",
+    )
 }
 
 fn merge_query(schema: &TypeObject, parts: &Parts, args: &mut Map<String, Value>) {
