@@ -2,6 +2,8 @@
 //! container, variant and field. Borrows the syn input so every node keeps its span.
 
 use serde_derive_internals::ast::Variant as SerdeVariant;
+use std::collections::BTreeSet;
+
 use serde_derive_internals::ast::{Container, Data as SerdeData, Field as SerdeField, Style};
 
 use super::attr::{self, Attrs};
@@ -63,6 +65,15 @@ impl<'a> Input<'a> {
     }
 }
 
+/// The accepted names of a field or variant (serde's `alias`) other than its wire name.
+fn other_names<'a>(wire: &str, aliases: &'a BTreeSet<String>) -> Vec<&'a str> {
+    aliases
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != wire)
+        .collect()
+}
+
 impl Field<'_> {
     /// Serde reads this field from the wire.
     pub fn on_wire(&self) -> bool {
@@ -76,34 +87,23 @@ impl Field<'_> {
 
     /// Other accepted names (serde's `alias`), without the wire name itself.
     pub fn aliases(&self) -> Vec<&str> {
-        let name = self.wire_name();
-        self.serde
-            .attrs
-            .aliases()
-            .iter()
-            .map(String::as_str)
-            .filter(|a| *a != name)
-            .collect()
+        other_names(self.wire_name(), self.serde.attrs.aliases())
     }
 }
 
 impl Variant<'_> {
+    /// Serde reads this variant from the wire.
     pub fn on_wire(&self) -> bool {
         !self.serde.attrs.skip_deserializing()
     }
 
+    /// The wire name of the variant.
     pub fn wire_name(&self) -> &str {
         self.serde.attrs.name().deserialize_name()
     }
 
+    /// Other accepted names (serde's `alias`), without the wire name itself.
     pub fn aliases(&self) -> Vec<&str> {
-        let name = self.wire_name();
-        self.serde
-            .attrs
-            .aliases()
-            .iter()
-            .map(String::as_str)
-            .filter(|a| *a != name)
-            .collect()
+        other_names(self.wire_name(), self.serde.attrs.aliases())
     }
 }

@@ -239,35 +239,26 @@ fn check_entries<'a, K: MapKey + 'a, V: Schema + 'a>(
     }
 }
 
-impl<K: MapKey, V: Schema, S> Schema for HashMap<K, V, S> {
-    fn describe(defs: &mut Defs) -> Node {
-        Node::Map {
-            key: Box::new(K::describe(defs)),
-            value: Box::new(V::describe(defs)),
+macro_rules! map {
+    ($($t:ident [$($extra:ident),*]),*) => {$(
+        impl<K: MapKey, V: Schema $(, $extra)*> Schema for $t<K, V $(, $extra)*> {
+            fn describe(defs: &mut Defs) -> Node {
+                Node::Map {
+                    key: Box::new(K::describe(defs)),
+                    value: Box::new(V::describe(defs)),
+                }
+            }
+            fn type_name() -> Cow<'static, str> {
+                Cow::Owned(format!("{}<{}, {}>", stringify!($t), K::type_name(), V::type_name()))
+            }
+            fn check(&self, errors: &mut ValidationErrors, path: &mut Path) {
+                check_entries(self.iter(), errors, path);
+            }
         }
-    }
-    fn type_name() -> Cow<'static, str> {
-        Cow::Owned(format!("HashMap<{}, {}>", K::type_name(), V::type_name()))
-    }
-    fn check(&self, errors: &mut ValidationErrors, path: &mut Path) {
-        check_entries(self.iter(), errors, path);
-    }
+    )*};
 }
 
-impl<K: MapKey, V: Schema> Schema for BTreeMap<K, V> {
-    fn describe(defs: &mut Defs) -> Node {
-        Node::Map {
-            key: Box::new(K::describe(defs)),
-            value: Box::new(V::describe(defs)),
-        }
-    }
-    fn type_name() -> Cow<'static, str> {
-        Cow::Owned(format!("BTreeMap<{}, {}>", K::type_name(), V::type_name()))
-    }
-    fn check(&self, errors: &mut ValidationErrors, path: &mut Path) {
-        check_entries(self.iter(), errors, path);
-    }
-}
+map!(HashMap[S], BTreeMap[]);
 
 impl<T: Schema, E: Schema> Schema for Result<T, E> {
     fn describe(defs: &mut Defs) -> Node {
