@@ -906,7 +906,9 @@ fn internally_tagged_unions() {
         Empty,
         #[serde(alias = "sq")]
         Square(Side),
-        Circle { r: f64 },
+        Circle {
+            r: f64,
+        },
     }
     let mut square = variant("Square", Some(Node::Ref(DefId(0))));
     square.aliases = vec!["sq".into()];

@@ -37,15 +37,26 @@
 //! * Nesting deeper than [`MAX_DEPTH`](super::MAX_DEPTH) is an error, even though
 //!   `from_value` has no limit (serde_json's parser stops at 127 levels).
 //!
-//! # Limits
+//! # Cost
 //!
 //! The walk allocates nothing while the value is valid: the path is a linked list of borrowed
 //! segments on the stack, rendered only when an error is kept, and untagged alternatives are
-//! tried by counting errors rather than building them. Hostile schemas and values are bounded
-//! three ways: nesting depth ([`MAX_DEPTH`](super::MAX_DEPTH)), schema steps taken on one value
-//! without consuming input (a reference cycle such as `defs[0] = Ref(0)`), and total work
-//! (untagged unions nested inside each other can otherwise take exponential time). Each limit
-//! ends the walk with one error, never a panic or a stack overflow.
+//! tried by counting errors rather than building them. (Past a million node visits the walk
+//! measures the document once, with one allocation, to set its work budget.) Objects are
+//! matched to their properties in one pass over their keys, remembering the key order of the
+//! last few struct shapes; arrays of records touch the item two ahead so that its cache misses
+//! overlap with the current item's checks; refinements that plainly hold (lengths on byte
+//! counts, ranges, the email rule in one pass) skip [`refine::check`], which words every
+//! failure.
+//!
+//! # Limits
+//!
+//! Hostile schemas and values are bounded three ways: nesting depth
+//! ([`MAX_DEPTH`](super::MAX_DEPTH)), schema steps taken on one value without consuming input
+//! (a reference cycle such as `defs[0] = Ref(0)`), and total work (untagged unions nested
+//! inside each other can otherwise take exponential time), plus a cap on nested calls that
+//! keeps the stack small. Each limit ends the walk with one error, never a panic or a stack
+//! overflow.
 
 use std::fmt::Write as _;
 
@@ -82,6 +93,9 @@ pub(crate) fn validate(schema: &TypeObject, value: &Value, errors: &mut Validati
         root: value,
         errors,
         fatal: None,
+        halt: false,
+        shapes: [None; SHAPES],
+        next_shape: 0,
         reported: 0,
         trial: 0,
         count: 0,
@@ -196,11 +210,11 @@ impl<'a> Excl<'a, '_> {
 fn names_property(obj: &Object, key: &str) -> bool {
     obj.properties
         .iter()
-        .any(|p| p.name == key || p.aliases.iter().any(|a| a == key))
+        .any(|p| same(&p.name, key) || p.aliases.iter().any(|a| same(a, key)))
 }
 
 fn names_variant(v: &Variant, name: &str) -> bool {
-    v.name == name || v.aliases.iter().any(|a| a == name)
+    same(&v.name, name) || v.aliases.iter().any(|a| same(a, name))
 }
 
 fn find_variant<'a>(d: &'a DUnion, name: &str) -> Option<&'a Variant> {
@@ -287,12 +301,30 @@ enum KeyView {
     Num(f64),
 }
 
+/// Objects whose key order the walker remembers.
+const SHAPES: usize = 4;
+
+/// The key order of an object of a struct: key `j` (in map order) is property `perm[j]`.
+#[derive(Clone, Copy)]
+struct Shape<'a> {
+    object: &'a Object,
+    len: usize,
+    perm: [u8; FAST_PROPS],
+}
+
 struct Walker<'a, 'e> {
     defs: &'a [Def],
     root: &'a Value,
     errors: &'e mut ValidationErrors,
     /// A limit was hit; the walk stops and this is the one error reported for it.
     fatal: Option<Box<ValidationError>>,
+    /// Whether to stop walking: [`Walker::recompute_halt`] keeps it in step with `fatal`,
+    /// the trial counts and the error list.
+    halt: bool,
+    /// How the keys of recently seen objects lined up with their properties: records in an
+    /// array share a shape, so each key is then checked against one property, not searched.
+    shapes: [Option<Shape<'a>>; SHAPES],
+    next_shape: usize,
     /// Errors found so far in any mode (kept, counted in a trial, or dropped).
     reported: u64,
     /// Nesting of untagged-union trials; inside one, errors are only counted.
@@ -315,12 +347,17 @@ impl<'a> Walker<'a, '_> {
     /// the error list overflowed.
     #[inline]
     fn stop(&self) -> bool {
-        self.fatal.is_some()
+        self.halt
+    }
+
+    /// Brings `halt` up to date after a trial starts or ends.
+    fn recompute_halt(&mut self) {
+        self.halt = self.fatal.is_some()
             || if self.trial > 0 {
                 self.count >= self.cap
             } else {
                 self.errors.truncated()
-            }
+            };
     }
 
     /// Counts one node visit; true when the work budget is spent.
@@ -400,6 +437,7 @@ impl<'a> Walker<'a, '_> {
         found: impl Into<String>,
         message: impl Into<String>,
     ) {
+        self.halt = true;
         if self.fatal.is_none() {
             self.fatal = Some(Box::new(ValidationError::new(
                 render(at),
@@ -416,8 +454,15 @@ impl<'a> Walker<'a, '_> {
         self.reported += 1;
         if self.trial > 0 {
             self.count += 1;
+            self.halt |= self.count >= self.cap;
             return;
         }
+        self.fail_slow(at, make);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail_slow(&mut self, at: At<'a, '_>, make: impl FnOnce(&'a [Def]) -> Report) {
         if self.errors.is_full() {
             // Marks the list truncated; nothing worth rendering.
             self.errors.push(ValidationError::new(
@@ -426,6 +471,7 @@ impl<'a> Walker<'a, '_> {
                 String::new(),
                 String::new(),
             ));
+            self.halt = true;
             return;
         }
         let report = make(self.defs);
@@ -472,9 +518,16 @@ impl<'a> Walker<'a, '_> {
     /// Validates `value` against `node`.
     #[inline]
     fn node(&mut self, node: &'a Node, value: &'a Value, at: At<'a, '_>, chain: u32) {
-        if leaf_accepts(node, value) {
-            return;
+        match node {
+            _ if leaf_accepts(node, value) => {}
+            // Refinements over a plain leaf are checked in place; others recurse framed.
+            Node::Refine(r, inner) => self.refine(r, inner, value, at, chain),
+            _ => self.framed(node, value, at, chain),
         }
+    }
+
+    /// [`Walker::node_in`] as one counted level of recursion.
+    fn framed(&mut self, node: &'a Node, value: &'a Value, at: At<'a, '_>, chain: u32) {
         if self.push_frame(at) {
             self.node_in(node, value, at, chain);
             self.frames -= 1;
@@ -537,7 +590,7 @@ impl<'a> Walker<'a, '_> {
                 Value::Object(map),
             ) => {
                 if self.enter(at) {
-                    self.view(node, map, &Excl::None, at, chain);
+                    self.view_node(node, map, &Excl::None, at, chain);
                     self.depth -= 1;
                 }
             }
@@ -588,9 +641,13 @@ impl<'a> Walker<'a, '_> {
         if !self.enter(at) {
             return;
         }
+        let ahead = !matches!(item, Node::Any);
         for (i, value) in items.iter().enumerate() {
             if self.stop() {
                 break;
+            }
+            if ahead {
+                prefetch(items, i);
             }
             let here = child(at, Seg::Index(i));
             self.node(item, value, Some(&here), 0);
@@ -634,6 +691,9 @@ impl<'a> Walker<'a, '_> {
         at: At<'a, '_>,
         chain: u32,
     ) {
+        if self.stop() {
+            return;
+        }
         let view = match value {
             Value::String(s) => Some(View::Str(s)),
             Value::Number(n) => Some(View::Num(n.as_f64().unwrap_or(f64::NAN))),
@@ -664,8 +724,12 @@ impl<'a> Walker<'a, '_> {
             }
             return;
         }
+        let mut chain = chain;
+        if !self.chain_step(&mut chain, at) {
+            return;
+        }
         let before = self.reported;
-        self.node(inner, value, at, chain + 1);
+        self.framed(inner, value, at, chain);
         if self.reported != before || self.stop() {
             return;
         }
@@ -711,6 +775,7 @@ impl<'a> Walker<'a, '_> {
             } else {
                 1
             };
+            self.recompute_halt();
             let n = if self.cheap_reject(alt, target) {
                 1
             } else {
@@ -732,6 +797,7 @@ impl<'a> Walker<'a, '_> {
             }
         }
         (self.trial, self.count, self.cap, self.mode) = saved;
+        self.recompute_halt();
         if accepted || self.fatal.is_some() {
             return;
         }
@@ -836,6 +902,18 @@ impl<'a> Walker<'a, '_> {
                 _ => break,
             };
         }
+        self.view_node(node, map, excl, at, chain);
+    }
+
+    /// [`Walker::view_in`] once references and wrappers are followed.
+    fn view_node(
+        &mut self,
+        node: &'a Node,
+        map: &'a JsonMap,
+        excl: &Excl<'a, '_>,
+        at: At<'a, '_>,
+        chain: u32,
+    ) {
         match node {
             Node::Object(o) => self.object(o, o.strict, map, excl, at, chain),
             Node::Map { key, value } => self.entries(key, value, map, excl, at),
@@ -881,15 +959,12 @@ impl<'a> Walker<'a, '_> {
             && o.properties.iter().all(|p| p.aliases.is_empty());
         let mut slots: [Option<&'a Value>; FAST_PROPS] = [None; FAST_PROPS];
         if fast {
-            for (key, value) in map {
-                if let Some(slot) = o
-                    .properties
-                    .iter()
-                    .position(|p| same(&p.name, key))
-                    .and_then(|i| slots.get_mut(i))
-                {
-                    *slot = Some(value);
-                    matched += 1;
+            if self.match_cached(o, map, &mut slots) {
+                matched = map.len();
+            } else {
+                slots = [None; FAST_PROPS];
+                if let Some(perm) = match_keys(o, map, &mut slots, &mut matched) {
+                    self.remember(o, map.len(), perm);
                 }
             }
         }
@@ -954,6 +1029,56 @@ impl<'a> Walker<'a, '_> {
                     format!("unknown property {}", quote(key)),
                 )
             });
+        }
+    }
+
+    /// Fills `slots` from the remembered shape of `o`; false (slots partly filled) when there
+    /// is none or this object does not have it.
+    fn match_cached(
+        &self,
+        o: &'a Object,
+        map: &'a JsonMap,
+        slots: &mut [Option<&'a Value>; FAST_PROPS],
+    ) -> bool {
+        let Some(shape) = self
+            .shapes
+            .iter()
+            .flatten()
+            .find(|s| std::ptr::eq(s.object, o))
+        else {
+            return false;
+        };
+        if shape.len != map.len() {
+            return false;
+        }
+        for ((key, value), &i) in map.iter().zip(&shape.perm) {
+            let i = usize::from(i);
+            match (o.properties.get(i), slots.get_mut(i)) {
+                (Some(p), Some(slot)) if same(&p.name, key) => *slot = Some(value),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    fn remember(&mut self, o: &'a Object, len: usize, perm: [u8; FAST_PROPS]) {
+        let shape = Some(Shape {
+            object: o,
+            len,
+            perm,
+        });
+        match self
+            .shapes
+            .iter_mut()
+            .find(|s| s.is_some_and(|s| std::ptr::eq(s.object, o)))
+        {
+            Some(slot) => *slot = shape,
+            None => {
+                if let Some(slot) = self.shapes.get_mut(self.next_shape % SHAPES) {
+                    *slot = shape;
+                }
+                self.next_shape = self.next_shape.wrapping_add(1);
+            }
         }
     }
 
@@ -1483,6 +1608,49 @@ impl<'a> Walker<'a, '_> {
     }
 }
 
+/// Software pipelining for arrays of records, which are memory-bound: every object node, key
+/// and string of a `Value` is its own allocation, and the walk's comparisons wait on each load
+/// in turn. While item `i` is validated, item `i + 2` is touched: its keys and, one level down,
+/// its children's nodes, keys and strings are read without branching on what they hold, so their cache
+/// misses overlap instead of queueing. The sum is meaningless; the work is bounded per item.
+#[inline]
+fn prefetch(items: &[Value], i: usize) {
+    if let Some(item) = items.get(i + 2) {
+        std::hint::black_box(touch(item));
+    }
+}
+
+fn touch(value: &Value) -> usize {
+    fn first(s: &str) -> usize {
+        usize::from(s.as_bytes().first().copied().unwrap_or(0))
+    }
+    fn shallow(value: &Value) -> usize {
+        match value {
+            Value::String(s) => first(s),
+            Value::Object(map) => map.iter().take(8).map(|(k, v)| first(k) + leaf(v)).sum(),
+            Value::Array(items) => items.iter().take(4).map(leaf).sum(),
+            _ => 0,
+        }
+    }
+    fn leaf(value: &Value) -> usize {
+        match value {
+            Value::String(s) => s.len(),
+            Value::Object(map) => map.len(),
+            Value::Array(items) => items.len(),
+            _ => 0,
+        }
+    }
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .take(16)
+            .map(|(k, v)| first(k) + shallow(v))
+            .sum(),
+        Value::Array(items) => items.iter().take(16).map(shallow).sum(),
+        _ => 0,
+    }
+}
+
 /// Whether a leaf node plainly accepts the value (the walk skips the call).
 #[inline]
 fn leaf_accepts(node: &Node, value: &Value) -> bool {
@@ -1526,24 +1694,149 @@ fn nth_refinement<'a>(r: &'a Refinement, inner: &'a Node, depth: u32) -> Option<
     }
 }
 
-/// Length bounds that hold on the byte length alone (a character takes 1 to 4 bytes), so the
-/// common case skips counting characters.
+/// Whether a refinement plainly holds, decided inline; `false` means "ask
+/// [`refine::check`]", which decides (and words the error). Every `true` here is a case where
+/// `refine::check` returns `None`.
 #[inline]
 fn plainly_holds(r: &Refinement, view: View<'_>) -> bool {
     match (r, view) {
-        (Refinement::MinLength(n), View::Str(s)) => s.len() as u64 >= n.saturating_mul(4),
-        (Refinement::MaxLength(n), View::Str(s)) => s.len() as u64 <= *n,
+        (Refinement::MinLength(n), View::Str(s)) => {
+            let len = s.len() as u64;
+            // A character takes 1 to 4 bytes.
+            len >= n.saturating_mul(4) || (len >= *n && char_count(s) >= *n)
+        }
+        (Refinement::MaxLength(n), View::Str(s)) => s.len() as u64 <= *n || char_count(s) <= *n,
+        (Refinement::NonEmpty, View::Str(s)) => !s.is_empty(),
+        (Refinement::Email, View::Str(s)) => is_plain_email(s),
+        (Refinement::Min(min), View::Num(x)) => x >= *min,
+        (Refinement::Max(max), View::Num(x)) => x <= *max,
+        (Refinement::Positive, View::Num(x)) => x > 0.0,
+        (Refinement::Negative, View::Num(x)) => x < 0.0,
+        (Refinement::Integer, View::Num(x)) => x.is_finite() && x.fract() == 0.0,
+        (Refinement::MinItems(n), View::Items(len)) => len as u64 >= *n,
+        (Refinement::MaxItems(n), View::Items(len)) => len as u64 <= *n,
+        (Refinement::NonEmpty, View::Items(len)) => len > 0,
         _ => false,
     }
+}
+
+/// Characters (Unicode scalar values) in a string: the bytes that do not continue one.
+#[inline]
+fn char_count(s: &str) -> u64 {
+    s.bytes().filter(|&b| (b as i8) >= -0x40).count() as u64
+}
+
+/// The rule of [`formats::is_email`](super::formats::is_email) (the HTML standard's) in one
+/// pass over the bytes: `local@domain`, the local part from `A-Za-z0-9.!#$%&'*+/=?^_`{|}~-`,
+/// the domain dot-separated labels of 1 to 63 alphanumerics and inner hyphens, at most 253
+/// bytes.
+fn is_plain_email(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(at) = b.iter().position(|&c| c == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&b[..at], &b[at + 1..]);
+    if local.is_empty()
+        || !local
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&c))
+        || domain.is_empty()
+        || domain.len() > 253
+    {
+        return false;
+    }
+    let mut label = 0usize;
+    let mut prev = b'.';
+    for &c in domain {
+        if c == b'.' {
+            if label == 0 || prev == b'-' {
+                return false;
+            }
+            label = 0;
+        } else if c.is_ascii_alphanumeric() || c == b'-' {
+            if label == 0 && c == b'-' {
+                return false;
+            }
+            label += 1;
+            if label > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+        prev = c;
+    }
+    label > 0 && prev != b'-'
 }
 
 /// Properties matched in one pass over an object; larger structs use map lookups.
 const FAST_PROPS: usize = 16;
 
-/// String equality that rejects on length and first byte before comparing the rest.
+/// Matches every key of `map` to the property of that name, filling `slots` (by property
+/// index): one pass over the object instead of one lookup per property.
+#[inline]
+/// Returns which property each key matched, when every key matched one.
+fn match_keys<'a>(
+    o: &Object,
+    map: &'a JsonMap,
+    slots: &mut [Option<&'a Value>; FAST_PROPS],
+    matched: &mut usize,
+) -> Option<[u8; FAST_PROPS]> {
+    let mut perm = [0u8; FAST_PROPS];
+    let mut complete = map.len() <= FAST_PROPS;
+    for (j, (key, value)) in map.iter().enumerate() {
+        let found = o.properties.iter().position(|p| same(&p.name, key));
+        if let Some(slot) = found.and_then(|i| slots.get_mut(i)) {
+            *slot = Some(value);
+            *matched += 1;
+        }
+        match (found.and_then(|i| u8::try_from(i).ok()), perm.get_mut(j)) {
+            (Some(i), Some(at)) => *at = i,
+            _ => complete = false,
+        }
+    }
+    complete.then_some(perm)
+}
+
+/// String equality for keys and names: short strings compare as a few overlapping words
+/// (no byte loop, no call to `memcmp`).
 #[inline]
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        1..=3 => {
+            (byte(a, 0) == byte(b, 0))
+                & (byte(a, n / 2) == byte(b, n / 2))
+                & (byte(a, n - 1) == byte(b, n - 1))
+        }
+        4..=7 => (word32(a, 0) == word32(b, 0)) & (word32(a, n - 4) == word32(b, n - 4)),
+        8..=16 => (word64(a, 0) == word64(b, 0)) & (word64(a, n - 8) == word64(b, n - 8)),
+        _ => a == b,
+    }
+}
+
+#[inline]
+fn byte(s: &[u8], at: usize) -> u8 {
+    s.get(at).copied().unwrap_or(0)
+}
+
+#[inline]
+fn word32(s: &[u8], at: usize) -> u32 {
+    s.get(at..at + 4)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u32::from_ne_bytes)
+}
+
+#[inline]
+fn word64(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 8)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u64::from_ne_bytes)
 }
 
 /// A key's entry: a linear scan for small objects (no ordered comparisons), else a lookup.
@@ -1924,6 +2217,91 @@ mod tests {
         let long = "x".repeat(100);
         let shown = describe_value(&Value::from(long));
         assert!(shown.ends_with('…') && shown.len() < 60, "{shown}");
+    }
+
+    #[test]
+    fn plain_email_is_the_formats_rule() {
+        let mut cases: Vec<String> = [
+            "",
+            "@",
+            "a@",
+            "@b",
+            "a@b",
+            "a@b.c",
+            "a.b@c-d.e",
+            "a@-b",
+            "a@b-",
+            "a@b..c",
+            "a@.b",
+            "a@b.",
+            "a@@b",
+            "a@b@c",
+            "a b@c",
+            "ä@b",
+            "a@ä",
+            "x@a-b-c.d",
+            "!#$%&'*+/=?^_`{|}~-@x",
+            "a@b_c",
+            "a@1.2.3.4",
+            "a@b.c-",
+            "a@-b.c",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        cases.push(format!("a@{}", "b".repeat(63)));
+        cases.push(format!("a@{}", "b".repeat(64)));
+        cases.push(format!("a@{}.{}", "b".repeat(63), "c".repeat(189)));
+        cases.push(format!("a@{}.{}", "b".repeat(63), "c".repeat(190)));
+        // A pseudo-random sweep over a small alphabet.
+        let alphabet = b"a-.@_Z9 ";
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 9) as usize;
+            let mut x = seed;
+            for _ in 0..len {
+                s.push(char::from(alphabet[(x % alphabet.len() as u64) as usize]));
+                x /= alphabet.len() as u64;
+            }
+            cases.push(s);
+        }
+        for case in &cases {
+            assert_eq!(
+                is_plain_email(case),
+                super::super::formats::is_email(case),
+                "{case:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_compares_whole_strings() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+            for i in 0..a.len() {
+                let mut c = a.as_bytes().to_vec();
+                c[i] ^= 1;
+                let c = String::from_utf8(c).unwrap();
+                assert!(!same(a, &c), "{a:?} {c:?}");
+            }
+        }
     }
 
     #[test]
