@@ -694,6 +694,22 @@ impl<'a> Walker<'a, '_> {
         if self.stop() {
             return;
         }
+        // The commonest shapes first: one or two refinements on a string.
+        if let Value::String(s) = value {
+            match inner {
+                Node::String => {
+                    self.refine_check(r, View::Str(s), at);
+                    return;
+                }
+                Node::Refine(first, base) if matches!(**base, Node::String) => {
+                    if !self.refine_check(first, View::Str(s), at) {
+                        self.refine_check(r, View::Str(s), at);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
         let view = match value {
             Value::String(s) => Some(View::Str(s)),
             Value::Number(n) => Some(View::Num(n.as_f64().unwrap_or(f64::NAN))),
@@ -951,19 +967,25 @@ impl<'a> Walker<'a, '_> {
         chain: u32,
     ) {
         let hidden = !excl.is_none();
-        let mut matched = 0usize;
-        // The common case (no aliases, nothing hidden, few properties) matches every key to its
-        // property in one pass over the object, cheaper than one map lookup per property.
-        let fast = !hidden
+        // The common case (no aliases, few properties, nothing hidden but perhaps a tag)
+        // matches every key to its property in one pass over the object, cheaper than one map
+        // lookup per property. `matched` counts the keys accounted for.
+        let (simple, skip) = match excl {
+            Excl::None => (true, None),
+            Excl::Key(tag, rest) if rest.is_none() => (true, Some(*tag)),
+            _ => (false, None),
+        };
+        let fast = simple
             && o.properties.len() <= FAST_PROPS
             && o.properties.iter().all(|p| p.aliases.is_empty());
+        let mut matched = 0usize;
         let mut slots: [Option<&'a Value>; FAST_PROPS] = [None; FAST_PROPS];
         if fast {
-            if self.match_cached(o, map, &mut slots) {
+            if self.match_cached(o, map, skip, &mut slots) {
                 matched = map.len();
             } else {
                 slots = [None; FAST_PROPS];
-                if let Some(perm) = match_keys(o, map, &mut slots, &mut matched) {
+                if let Some(perm) = match_keys(o, map, skip, &mut slots, &mut matched) {
                     self.remember(o, map.len(), perm);
                 }
             }
@@ -1006,7 +1028,7 @@ impl<'a> Walker<'a, '_> {
             let taken = Excl::Props(o, i, excl);
             self.flat(member, map, &taken, at, chain + 1);
         }
-        if !strict || (!hidden && o.flatten.is_empty() && matched == map.len()) {
+        if !strict || (o.flatten.is_empty() && (fast || !hidden) && matched == map.len()) {
             return;
         }
         let known = Excl::Props(o, o.flatten.len(), excl);
@@ -1038,6 +1060,7 @@ impl<'a> Walker<'a, '_> {
         &self,
         o: &'a Object,
         map: &'a JsonMap,
+        skip: Option<&str>,
         slots: &mut [Option<&'a Value>; FAST_PROPS],
     ) -> bool {
         let Some(shape) = self
@@ -1052,6 +1075,12 @@ impl<'a> Walker<'a, '_> {
             return false;
         }
         for ((key, value), &i) in map.iter().zip(&shape.perm) {
+            if i == SKIPPED {
+                if skip.is_some_and(|tag| same(tag, key)) {
+                    continue;
+                }
+                return false;
+            }
             let i = usize::from(i);
             match (o.properties.get(i), slots.get_mut(i)) {
                 (Some(p), Some(slot)) if same(&p.name, key) => *slot = Some(value),
@@ -1610,15 +1639,25 @@ impl<'a> Walker<'a, '_> {
 
 /// Software pipelining for arrays of records, which are memory-bound: every object node, key
 /// and string of a `Value` is its own allocation, and the walk's comparisons wait on each load
-/// in turn. While item `i` is validated, item `i + 2` is touched: its keys and, one level down,
-/// its children's nodes, keys and strings are read without branching on what they hold, so their cache
-/// misses overlap instead of queueing. The sum is meaningless; the work is bounded per item.
+/// in turn. Every [`BATCH`] items, the next batch is touched in one burst: its keys and, one
+/// level down, its children's nodes, keys and strings are read without branching on what they
+/// hold, so the cache misses of a whole batch overlap (a burst of independent loads is what
+/// the memory system serves fastest), and the checks then run from cache. The sums are
+/// meaningless; the work is bounded per item.
 #[inline]
 fn prefetch(items: &[Value], i: usize) {
-    if let Some(item) = items.get(i + 2) {
-        std::hint::black_box(touch(item));
+    if !i.is_multiple_of(BATCH) {
+        return;
+    }
+    let from = if i == 0 { 0 } else { i + BATCH };
+    let to = items.len().min(i + 2 * BATCH);
+    if let Some(batch) = items.get(from..to) {
+        std::hint::black_box(batch.iter().map(touch).fold(0usize, usize::wrapping_add));
     }
 }
+
+/// Array items touched ahead in one burst.
+const BATCH: usize = 8;
 
 fn touch(value: &Value) -> usize {
     fn first(s: &str) -> usize {
@@ -1723,7 +1762,11 @@ fn plainly_holds(r: &Refinement, view: View<'_>) -> bool {
 /// Characters (Unicode scalar values) in a string: the bytes that do not continue one.
 #[inline]
 fn char_count(s: &str) -> u64 {
-    s.bytes().filter(|&b| (b as i8) >= -0x40).count() as u64
+    if s.is_ascii() {
+        s.len() as u64
+    } else {
+        s.bytes().filter(|&b| (b as i8) >= -0x40).count() as u64
+    }
 }
 
 /// The rule of [`formats::is_email`](super::formats::is_email) (the HTML standard's) in one
@@ -1735,7 +1778,9 @@ fn is_plain_email(s: &str) -> bool {
     let Some(at) = b.iter().position(|&c| c == b'@') else {
         return false;
     };
-    let (local, domain) = (&b[..at], &b[at + 1..]);
+    let (Some(local), Some(domain)) = (b.get(..at), b.get(at + 1..)) else {
+        return false;
+    };
     if local.is_empty()
         || !local
             .iter()
@@ -1769,22 +1814,35 @@ fn is_plain_email(s: &str) -> bool {
     label > 0 && prev != b'-'
 }
 
+/// In a remembered shape, the key an enclosing tag consumed.
+const SKIPPED: u8 = u8::MAX;
+
 /// Properties matched in one pass over an object; larger structs use map lookups.
 const FAST_PROPS: usize = 16;
 
 /// Matches every key of `map` to the property of that name, filling `slots` (by property
 /// index): one pass over the object instead of one lookup per property.
 #[inline]
-/// Returns which property each key matched, when every key matched one.
+/// Returns which property each key matched (or [`SKIPPED`] for the `skip` key, a tag the
+/// object does not see), when every key matched one.
 fn match_keys<'a>(
     o: &Object,
     map: &'a JsonMap,
+    skip: Option<&str>,
     slots: &mut [Option<&'a Value>; FAST_PROPS],
     matched: &mut usize,
 ) -> Option<[u8; FAST_PROPS]> {
     let mut perm = [0u8; FAST_PROPS];
     let mut complete = map.len() <= FAST_PROPS;
     for (j, (key, value)) in map.iter().enumerate() {
+        if skip.is_some_and(|tag| same(tag, key)) {
+            *matched += 1;
+            match perm.get_mut(j) {
+                Some(at) => *at = SKIPPED,
+                None => complete = false,
+            }
+            continue;
+        }
         let found = o.properties.iter().position(|p| same(&p.name, key));
         if let Some(slot) = found.and_then(|i| slots.get_mut(i)) {
             *slot = Some(value);
@@ -1991,7 +2049,7 @@ fn parse_key_number(key: &str) -> Option<KeyNumber> {
     if float {
         return as_float();
     }
-    let Ok(magnitude) = key[int_start..int_end].parse::<u64>() else {
+    let Some(Ok(magnitude)) = key.get(int_start..int_end).map(str::parse::<u64>) else {
         return as_float(); // too long for u64: serde_json falls back to a float
     };
     if !negative {
@@ -2022,7 +2080,7 @@ fn brief(s: &str) -> String {
     const SHOWN: usize = 40;
     match s.char_indices().nth(SHOWN) {
         None => quote(s),
-        Some((cut, _)) => format!("{}…", quote(&s[..cut])),
+        Some((cut, _)) => format!("{}…", quote(s.get(..cut).unwrap_or(s))),
     }
 }
 
