@@ -144,23 +144,33 @@ fn deep_nesting_is_an_error_not_an_overflow() {
         assert!(errors.len() <= MAX_ERRORS);
     }
     assert!(lfts::validate::<Vec<Value>>(&deep).is_err());
-    let mut wrapped = json!({"name": "x", "deep": deep});
+    // Built by moving `deep` in: `json!` would copy it through a recursive serializer.
+    let mut fields = serde_json::Map::new();
+    fields.insert("name".into(), json!("x"));
+    fields.insert("deep".into(), deep);
+    let mut wrapped = Value::Object(fields);
     assert!(zoo::FlattenValues::schema().validate(&wrapped).is_err());
     assert!(lfts::validate::<zoo::FlattenValues>(&wrapped).is_err());
     drop_deep(wrapped["deep"].take());
 
     // Deeply nested trees of the right shape.
-    let mut tree = json!({"value": 0, "children": []});
+    // Each level is moved in; `json!` would re-serialize the whole tree every time.
+    let node = |children: Vec<Value>| {
+        let mut fields = serde_json::Map::new();
+        fields.insert("value".into(), json!(0));
+        fields.insert("children".into(), Value::Array(children));
+        Value::Object(fields)
+    };
+    let mut tree = node(Vec::new());
     for _ in 0..depth {
-        tree = json!({"value": 0, "children": [tree]});
+        tree = node(vec![tree]);
     }
     assert!(lfts::validate::<zoo::Tree>(&tree).is_err());
-    assert!(
-        zoo::Document::schema()
-            .validate(&json!({"tree": tree}))
-            .is_err()
-    );
-    drop_deep(tree);
+    let mut fields = serde_json::Map::new();
+    fields.insert("tree".into(), tree);
+    let mut document = Value::Object(fields);
+    assert!(zoo::Document::schema().validate(&document).is_err());
+    drop_deep(document["tree"].take());
 }
 
 #[test]

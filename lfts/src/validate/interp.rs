@@ -566,6 +566,18 @@ impl<'a> Walker<'a, '_> {
             };
         }
         match (node, value) {
+            // Any value is accepted, but not any depth: deserializing a deep `Value` recurses.
+            (Node::Any, Value::Array(_) | Value::Object(_)) => {
+                if nests_deeper(value, MAX_DEPTH.saturating_sub(self.depth)) {
+                    self.fail(at, |_| {
+                        Report::new(
+                            format!("at most {MAX_DEPTH} levels of nesting"),
+                            "deeper nesting",
+                            format!("nesting deeper than {MAX_DEPTH}"),
+                        )
+                    });
+                }
+            }
             (Node::Any, _)
             | (Node::String, Value::String(_))
             | (Node::Boolean, Value::Bool(_))
@@ -1538,10 +1550,13 @@ impl<'a> Walker<'a, '_> {
                         (None, None) => {}
                         (payload, Some((key, value))) => {
                             // Content that comes before the tag is buffered by serde.
-                            let buffered = map
-                                .keys()
-                                .find(|k| *k == tag || *k == content)
-                                .is_some_and(|k| k == content);
+                            // A unit variant's content must be `null` either way: serde
+                            // refuses `{}` for it even from its buffer.
+                            let buffered = payload.is_some()
+                                && map
+                                    .keys()
+                                    .find(|k| *k == tag || *k == content)
+                                    .is_some_and(|k| k == content);
                             let saved = self.mode;
                             if buffered {
                                 self.mode = Mode::Owned;
@@ -1694,7 +1709,9 @@ fn touch(value: &Value) -> usize {
 #[inline]
 fn leaf_accepts(node: &Node, value: &Value) -> bool {
     match (node, value) {
-        (Node::String, Value::String(_)) | (Node::Boolean, Value::Bool(_)) | (Node::Any, _) => true,
+        (Node::String, Value::String(_)) | (Node::Boolean, Value::Bool(_)) => true,
+        // Containers under `ANY` still have their depth checked.
+        (Node::Any, value) => !value.is_array() && !value.is_object(),
         (Node::Number(kind), Value::Number(n)) => number_fits(*kind, n),
         _ => false,
     }
@@ -2373,4 +2390,22 @@ mod tests {
         let excl = Excl::None;
         assert!(!excl.has(&defs, "k"));
     }
+}
+
+/// Whether `value` nests arrays and objects more than `limit` levels deep (iteratively: the
+/// value may be far deeper than the stack allows to recurse).
+fn nests_deeper(value: &Value, limit: usize) -> bool {
+    let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: &mut dyn Iterator<Item = &Value> = match value {
+            Value::Array(items) => &mut items.iter(),
+            Value::Object(map) => &mut map.values(),
+            _ => continue,
+        };
+        if depth > limit {
+            return true;
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    false
 }
