@@ -11,6 +11,7 @@ use crate::validate::{Path, ValidationErrors};
 macro_rules! number {
     ($($t:ty => $kind:ident),* $(,)?) => {$(
         impl Schema for $t {
+            const CHECKS: bool = false;
             fn describe(_: &mut Defs) -> Node {
                 Node::Number(NumberKind::$kind)
             }
@@ -30,6 +31,7 @@ number! {
 macro_rules! simple {
     ($($t:ty => $node:expr, $name:literal);* $(;)?) => {$(
         impl Schema for $t {
+            const CHECKS: bool = false;
             fn describe(_: &mut Defs) -> Node {
                 $node
             }
@@ -49,6 +51,7 @@ simple! {
 }
 
 impl Schema for char {
+    const CHECKS: bool = false;
     fn describe(_: &mut Defs) -> Node {
         // serde_json reads a `char` from a string of exactly one character.
         Node::String
@@ -61,6 +64,7 @@ impl Schema for char {
 }
 
 impl Schema for serde_json::Map<String, serde_json::Value> {
+    const CHECKS: bool = false;
     fn describe(_: &mut Defs) -> Node {
         Node::Map {
             key: Box::new(Node::String),
@@ -78,6 +82,9 @@ fn check_items<'a, T: Schema + 'a>(
     errors: &mut ValidationErrors,
     path: &mut Path,
 ) {
+    if !T::CHECKS {
+        return;
+    }
     for (i, item) in items.into_iter().enumerate() {
         if errors.truncated() {
             return;
@@ -91,6 +98,7 @@ fn check_items<'a, T: Schema + 'a>(
 macro_rules! sequence {
     ($($t:ident),*) => {$(
         impl<T: Schema> Schema for $t<T> {
+            const CHECKS: bool = T::CHECKS;
             fn describe(defs: &mut Defs) -> Node {
                 Node::Array(Box::new(T::describe(defs)))
             }
@@ -107,6 +115,7 @@ macro_rules! sequence {
 sequence!(Vec, VecDeque, BTreeSet);
 
 impl<T: Schema, S> Schema for HashSet<T, S> {
+    const CHECKS: bool = T::CHECKS;
     fn describe(defs: &mut Defs) -> Node {
         Node::Array(Box::new(T::describe(defs)))
     }
@@ -119,6 +128,7 @@ impl<T: Schema, S> Schema for HashSet<T, S> {
 }
 
 impl<T: Schema> Schema for [T] {
+    const CHECKS: bool = T::CHECKS;
     fn describe(defs: &mut Defs) -> Node {
         Node::Array(Box::new(T::describe(defs)))
     }
@@ -131,6 +141,7 @@ impl<T: Schema> Schema for [T] {
 }
 
 impl<T: Schema, const N: usize> Schema for [T; N] {
+    const CHECKS: bool = T::CHECKS;
     fn describe(defs: &mut Defs) -> Node {
         // serde writes arrays as tuples of exactly N items.
         let item = T::describe(defs);
@@ -145,6 +156,7 @@ impl<T: Schema, const N: usize> Schema for [T; N] {
 }
 
 impl<T: Schema> Schema for Option<T> {
+    const CHECKS: bool = T::CHECKS;
     fn describe(defs: &mut Defs) -> Node {
         Node::Optional(Box::new(T::describe(defs)))
     }
@@ -161,6 +173,7 @@ impl<T: Schema> Schema for Option<T> {
 macro_rules! pointer {
     ($($t:ident),*) => {$(
         impl<T: Schema + ?Sized> Schema for $t<T> {
+            const CHECKS: bool = T::CHECKS;
             fn describe(defs: &mut Defs) -> Node {
                 T::describe(defs)
             }
@@ -177,6 +190,7 @@ macro_rules! pointer {
 pointer!(Box, Arc, Rc);
 
 impl<T: Schema + ?Sized> Schema for &T {
+    const CHECKS: bool = T::CHECKS;
     fn describe(defs: &mut Defs) -> Node {
         T::describe(defs)
     }
@@ -189,6 +203,7 @@ impl<T: Schema + ?Sized> Schema for &T {
 }
 
 impl<T: Schema + ToOwned + ?Sized> Schema for Cow<'_, T> {
+    const CHECKS: bool = T::CHECKS;
     fn describe(defs: &mut Defs) -> Node {
         T::describe(defs)
     }
@@ -229,6 +244,9 @@ fn check_entries<'a, K: MapKey + 'a, V: Schema + 'a>(
     errors: &mut ValidationErrors,
     path: &mut Path,
 ) {
+    if !V::CHECKS {
+        return;
+    }
     for (k, v) in entries {
         if errors.truncated() {
             return;
@@ -242,6 +260,7 @@ fn check_entries<'a, K: MapKey + 'a, V: Schema + 'a>(
 macro_rules! map {
     ($($t:ident [$($extra:ident),*]),*) => {$(
         impl<K: MapKey, V: Schema $(, $extra)*> Schema for $t<K, V $(, $extra)*> {
+            const CHECKS: bool = V::CHECKS;
             fn describe(defs: &mut Defs) -> Node {
                 Node::Map {
                     key: Box::new(K::describe(defs)),
@@ -261,6 +280,7 @@ macro_rules! map {
 map!(HashMap[S], BTreeMap[]);
 
 impl<T: Schema, E: Schema> Schema for Result<T, E> {
+    const CHECKS: bool = T::CHECKS || E::CHECKS;
     fn describe(defs: &mut Defs) -> Node {
         Node::Union(vec![
             Node::ResultOk(Box::new(T::describe(defs))),
@@ -288,6 +308,7 @@ impl<T: Schema, E: Schema> Schema for Result<T, E> {
 macro_rules! tuple {
     ($(($($name:ident . $idx:tt),+))*) => {$(
         impl<$($name: Schema),+> Schema for ($($name,)+) {
+            const CHECKS: bool = false $(|| $name::CHECKS)+;
             fn describe(defs: &mut Defs) -> Node {
                 Node::Tuple(vec![$($name::describe(defs)),+])
             }

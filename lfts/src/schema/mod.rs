@@ -28,6 +28,11 @@ use crate::validate::{Path, ValidationErrors};
 /// Derive it with `#[derive(Schema)]`; the derive reads the same `#[serde(...)]` attributes as
 /// serde so that the schema describes exactly the JSON serde produces and accepts.
 pub trait Schema {
+    /// Whether [`Schema::check`] can report anything for a value of this type. Types with
+    /// nothing to check (strings, numbers, and containers of them) say `false`, so containers
+    /// skip walking them; the default, `true`, is always correct.
+    const CHECKS: bool = true;
+
     /// Describes the type, adding named definitions to `defs`; returns the node that stands
     /// for the type (a [`Node::Ref`] for named types).
     fn describe(defs: &mut Defs) -> Node;

@@ -90,8 +90,9 @@ pub fn check(refinement: &Refinement, view: View<'_>) -> Option<Failure> {
             message: "must be negative".into(),
         }),
         (Refinement::MinLength(n), View::Str(s)) => {
-            // Byte length bounds the character count from above: skip counting when short.
-            if (s.len() as u64) < *n || (s.chars().count() as u64) < *n {
+            // A character is 1 to 4 bytes: the byte length settles most cases without counting.
+            let bytes = s.len() as u64;
+            if bytes < *n || (bytes < n.saturating_mul(4) && (s.chars().count() as u64) < *n) {
                 let len = s.chars().count();
                 fail(
                     format!("string of at least {}", count(*n, "character")),
