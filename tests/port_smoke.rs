@@ -34,7 +34,10 @@ impl UserService for Local {
         Ok(User { id: 1, name })
     }
     async fn get_user(&self, id: u64) -> Result<User, CreateUserError> {
-        Ok(User { id, name: "x".into() })
+        Ok(User {
+            id,
+            name: "x".into(),
+        })
     }
 }
 
@@ -55,9 +58,17 @@ async fn roundtrip() {
     assert_eq!(dynamic.get_user(8).await.unwrap().id, 8);
     let report = client.check_contract().await.unwrap();
     assert!(report.matches, "{report:?}");
-    let mock = MockUserService::new().on_get_user(|id| async move { Ok(User { id, name: "m".into() }) });
+    let mock = MockUserService::new().on_get_user(|id| async move {
+        Ok(User {
+            id,
+            name: "m".into(),
+        })
+    });
     assert_eq!(mock.get_user(3).await.unwrap().id, 3);
-    assert!(matches!(mock.create_user("a".into()).await, Err(CreateUserError::Network { .. })));
+    assert!(matches!(
+        mock.create_user("a".into()).await,
+        Err(CreateUserError::Network { .. })
+    ));
     assert_eq!(mock.call_count("get_user"), 1);
     server.shutdown().await.unwrap();
 }

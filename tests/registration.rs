@@ -185,8 +185,11 @@ async fn mock_success() {
 
 #[tokio::test]
 async fn mock_email_failing_degrades() {
-    let down = MockEmailService::new()
-        .on_send_welcome(|_to, _name| async { Err(EmailError::Network { error: refused("EmailService") }) });
+    let down = MockEmailService::new().on_send_welcome(|_to, _name| async {
+        Err(EmailError::Network {
+            error: refused("EmailService"),
+        })
+    });
     let deps = mocks(users_ok(), down, audit_ok());
     let registration = register_user(&deps, &ada()).await.unwrap();
     assert!(!registration.email_sent);
@@ -297,7 +300,9 @@ async fn mock_duplicate_email() {
 #[tokio::test(start_paused = true)]
 async fn mock_user_service_unreachable() {
     let unreachable = MockUserService::new().on_create_user(|_name, _email| async {
-        Err(CreateUserError::Network { error: refused("UserService") })
+        Err(CreateUserError::Network {
+            error: refused("UserService"),
+        })
     });
     let deps = mocks(resilient(unreachable), email_ok(), audit_ok());
     let error = register_user(&deps, &ada()).await.unwrap_err();
@@ -322,7 +327,9 @@ async fn mock_user_service_unreachable() {
             let failures = Arc::clone(&failures);
             async move {
                 if failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-                    return Err(CreateUserError::Network { error: refused("UserService") });
+                    return Err(CreateUserError::Network {
+                        error: refused("UserService"),
+                    });
                 }
                 Ok(User {
                     id: UserId("usr_1".to_owned()),
