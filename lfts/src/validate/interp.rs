@@ -2233,6 +2233,24 @@ fn tag_description(d: &DUnion) -> String {
     }
 }
 
+/// Whether `value` nests arrays and objects more than `limit` levels deep (iteratively: the
+/// value may be far deeper than the stack allows to recurse).
+fn nests_deeper(value: &Value, limit: usize) -> bool {
+    let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: &mut dyn Iterator<Item = &Value> = match value {
+            Value::Array(items) => &mut items.iter(),
+            Value::Object(map) => &mut map.values(),
+            _ => continue,
+        };
+        if depth > limit {
+            return true;
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2390,22 +2408,4 @@ mod tests {
         let excl = Excl::None;
         assert!(!excl.has(&defs, "k"));
     }
-}
-
-/// Whether `value` nests arrays and objects more than `limit` levels deep (iteratively: the
-/// value may be far deeper than the stack allows to recurse).
-fn nests_deeper(value: &Value, limit: usize) -> bool {
-    let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
-    while let Some((value, depth)) = stack.pop() {
-        let children: &mut dyn Iterator<Item = &Value> = match value {
-            Value::Array(items) => &mut items.iter(),
-            Value::Object(map) => &mut map.values(),
-            _ => continue,
-        };
-        if depth > limit {
-            return true;
-        }
-        stack.extend(children.map(|child| (child, depth + 1)));
-    }
-    false
 }
