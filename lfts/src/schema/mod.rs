@@ -27,6 +27,11 @@ use crate::validate::{Path, ValidationErrors};
 ///
 /// Derive it with `#[derive(Schema)]`; the derive reads the same `#[serde(...)]` attributes as
 /// serde so that the schema describes exactly the JSON serde produces and accepts.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no lfts schema",
+    label = "needs `lfts::Schema`",
+    note = "derive it with `#[derive(lfts::Schema)]` next to serde's `Serialize`/`Deserialize`"
+)]
 pub trait Schema {
     /// Whether [`Schema::check`] can report anything for a value of this type. Types with
     /// nothing to check (strings, numbers, and containers of them) say `false`, so containers

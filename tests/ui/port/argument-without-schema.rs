@@ -13,6 +13,8 @@ pub enum UserError {
     Network(NetworkError),
 }
 
+/// Crosses the wire with serde, but has no schema.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Opaque;
 
 #[lfts::port]
