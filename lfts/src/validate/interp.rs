@@ -496,6 +496,31 @@ impl<'a> Walker<'a, '_> {
         });
     }
 
+    /// One step through a wrapper that only names its inner node (`REF`, `METADATA`, `BRAND`,
+    /// `OPTION_SOME`), counted against the chain budget. The three walks share it and differ
+    /// only in what they do with `OPTIONAL`.
+    #[inline]
+    fn unwrap_named(&mut self, node: &'a Node, chain: &mut u32, at: At<'a, '_>) -> Unwrap<'a> {
+        let inner = match node {
+            Node::Ref(id) => match def(self.defs, *id) {
+                Some(n) => n,
+                None => {
+                    if self.chain_step(chain, at) {
+                        self.undefined(*id, at);
+                    }
+                    return Unwrap::Stop;
+                }
+            },
+            Node::Metadata(_, inner) | Node::Brand(_, inner) | Node::OptionSome(inner) => inner,
+            _ => return Unwrap::Plain,
+        };
+        if self.chain_step(chain, at) {
+            Unwrap::Inner(inner)
+        } else {
+            Unwrap::Stop
+        }
+    }
+
     /// Enters an array or object; false (after one error) past [`MAX_DEPTH`].
     #[inline]
     fn enter(&mut self, at: At<'a, '_>) -> bool {
@@ -540,29 +565,18 @@ impl<'a> Walker<'a, '_> {
             if self.stop() || self.tick(at) {
                 return;
             }
-            node = match node {
-                Node::Ref(id) => {
-                    if !self.chain_step(&mut chain, at) {
-                        return;
+            node = match self.unwrap_named(node, &mut chain, at) {
+                Unwrap::Inner(inner) => inner,
+                Unwrap::Stop => return,
+                Unwrap::Plain => match node {
+                    Node::Optional(inner) => {
+                        if value.is_null() || !self.chain_step(&mut chain, at) {
+                            return;
+                        }
+                        inner
                     }
-                    match def(self.defs, *id) {
-                        Some(n) => n,
-                        None => return self.undefined(*id, at),
-                    }
-                }
-                Node::Metadata(_, inner) | Node::Brand(_, inner) | Node::OptionSome(inner) => {
-                    if !self.chain_step(&mut chain, at) {
-                        return;
-                    }
-                    inner
-                }
-                Node::Optional(inner) => {
-                    if value.is_null() || !self.chain_step(&mut chain, at) {
-                        return;
-                    }
-                    inner
-                }
-                _ => break,
+                    _ => break,
+                },
             };
         }
         match (node, value) {
@@ -908,26 +922,18 @@ impl<'a> Walker<'a, '_> {
             if self.stop() || self.tick(at) {
                 return;
             }
-            node = match node {
-                Node::Ref(id) => {
-                    if !self.chain_step(&mut chain, at) {
-                        return;
+            node = match self.unwrap_named(node, &mut chain, at) {
+                Unwrap::Inner(inner) => inner,
+                Unwrap::Stop => return,
+                Unwrap::Plain => match node {
+                    Node::Optional(inner) => {
+                        if !self.chain_step(&mut chain, at) {
+                            return;
+                        }
+                        inner
                     }
-                    match def(self.defs, *id) {
-                        Some(n) => n,
-                        None => return self.undefined(*id, at),
-                    }
-                }
-                Node::Metadata(_, inner)
-                | Node::Brand(_, inner)
-                | Node::OptionSome(inner)
-                | Node::Optional(inner) => {
-                    if !self.chain_step(&mut chain, at) {
-                        return;
-                    }
-                    inner
-                }
-                _ => break,
+                    _ => break,
+                },
             };
         }
         self.view_node(node, map, excl, at, chain);
@@ -1192,23 +1198,10 @@ impl<'a> Walker<'a, '_> {
             if self.stop() || self.tick(at) {
                 return;
             }
-            node = match node {
-                Node::Ref(id) => {
-                    if !self.chain_step(&mut chain, at) {
-                        return;
-                    }
-                    match def(self.defs, *id) {
-                        Some(n) => n,
-                        None => return self.undefined(*id, at),
-                    }
-                }
-                Node::Metadata(_, inner) | Node::Brand(_, inner) | Node::OptionSome(inner) => {
-                    if !self.chain_step(&mut chain, at) {
-                        return;
-                    }
-                    inner
-                }
-                _ => break,
+            node = match self.unwrap_named(node, &mut chain, at) {
+                Unwrap::Inner(inner) => inner,
+                Unwrap::Stop => return,
+                Unwrap::Plain => break,
             };
         }
         match node {
@@ -2231,6 +2224,16 @@ fn tag_description(d: &DUnion) -> String {
         Tagging::External => "its only key".to_owned(),
         Tagging::Internal { tag } | Tagging::Adjacent { tag, .. } => quote(tag),
     }
+}
+
+/// What [`Walker::unwrap_named`] found.
+enum Unwrap<'a> {
+    /// A naming wrapper: continue with this node.
+    Inner(&'a Node),
+    /// The walk must stop here (a limit was hit or an error reported).
+    Stop,
+    /// Not a naming wrapper.
+    Plain,
 }
 
 /// Whether `value` nests arrays and objects more than `limit` levels deep (iteratively: the
