@@ -28,17 +28,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod context;
 pub mod http;
 pub mod mock;
 pub mod port;
 pub mod resilience;
 pub mod result;
 pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod validate;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use context::Context;
 pub use lfts_macros::{Schema, port};
 pub use schema::{Schema, TypeObject};
 pub use validate::{Path, ValidationError, ValidationErrors, check, decode, validate};

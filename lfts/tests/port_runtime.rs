@@ -11,7 +11,9 @@ use axum::extract::{Path as AxumPath, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lfts::http::{Client, HttpConfig, PortRouter, ServerHandle, TraceContext};
+use lfts::Context;
+use lfts::context::TraceContext;
+use lfts::http::{Client, HttpConfig, PortRouter, ServerHandle};
 use lfts::port::{HttpMapping, HttpMethod, MethodInfo, MethodPart, Port, PortDescriptor};
 use lfts::resilience::{Identity, Layer, LayerExt, Layered, Stack};
 use lfts::schema::{Defs, Node, NumberKind, Object, Property, Refinement, Tagging, Variant};
@@ -315,7 +317,8 @@ impl Greeter for Impl {
         panic!("the implementation panicked on purpose")
     }
     async fn trace(&self) -> Result<String, GreetError> {
-        Ok(TraceContext::current()
+        Ok(Context::current()
+            .trace()
             .map(|c| c.trace_id())
             .unwrap_or_default())
     }
@@ -608,7 +611,9 @@ async fn timeout_on_a_paused_clock() {
 async fn trace_context_flows_from_client_to_handler() {
     let f = greeter_server().await;
     let ctx = TraceContext::new_root();
-    let seen = lfts::http::with_trace_context(ctx, f.client.trace())
+    let seen = Context::new()
+        .with_trace(ctx)
+        .scope(f.client.trace())
         .await
         .unwrap();
     assert_eq!(seen, ctx.trace_id());
@@ -704,7 +709,9 @@ async fn request_headers() {
             .header("x-tenant", "acme"),
     );
     client.greet("Ada".into()).await.unwrap();
-    lfts::http::with_idempotency_key("key-1", client.greet("Ada".into()))
+    Context::new()
+        .with_idempotency_key("key-1")
+        .scope(client.greet("Ada".into()))
         .await
         .unwrap();
 

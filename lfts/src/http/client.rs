@@ -12,8 +12,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::wire::{self, TraceContext};
+use super::wire;
 use super::{ConfigError, HttpConfig};
+use crate::context::{Context, TraceContext, new_idempotency_key};
 use crate::port::{
     ContractReport, HttpMethod, MethodInfo, NetworkError, PortDescriptor, RemoteError,
 };
@@ -139,15 +140,18 @@ impl Client {
     ///
     /// 1. The arguments' refinements are checked ([`crate::check`]); a failure is a
     ///    [`NetworkError::SerializationError`] and nothing is sent.
-    /// 2. The request follows the wire protocol (see [`crate::http`]), with `traceparent`,
-    ///    `x-lfts-fingerprint` (after [`with_port`](Client::with_port)) and, for an idempotent
-    ///    method or inside [`with_idempotency_key`](super::with_idempotency_key), an
-    ///    `idempotency-key`.
+    /// 2. The request follows the wire protocol (see [`crate::http`]), with what the current
+    ///    [`Context`] holds: `traceparent` (a child of its trace, or a new trace),
+    ///    `x-lfts-timeout-ms` (what is left of its deadline; a call whose deadline has passed
+    ///    is a [`NetworkError::Timeout`] and is not sent), and its outgoing idempotency key
+    ///    (for an idempotent method without one, a fresh key); plus `x-lfts-fingerprint` (after
+    ///    [`with_port`](Client::with_port)).
     /// 3. A 2xx body (empty reads as `null`) is validated against `T`'s schema, then decoded;
     ///    a mismatch is a `SerializationError`.
-    /// 4. Any other status: a JSON body that validates as `E` is returned as `Err(E)`; else
-    ///    [`E::from_status`](RemoteError::from_status), if it gives a value; else
-    ///    [`NetworkError::HttpError`] with the body cut to the configured bound.
+    /// 4. Any other status: a protocol error (marked [`x-lfts-error`](super::PROTOCOL_ERROR))
+    ///    is [`NetworkError::HttpError`]; else a JSON body that validates as `E` is returned as
+    ///    `Err(E)`; else [`E::from_status`](RemoteError::from_status), if it gives a value;
+    ///    else `HttpError` with the body cut to the configured bound.
     ///
     /// Transport failures map by type, never by message: a timeout is `Timeout` (with the
     /// per-call timeout, or the connect timeout if connecting timed out); a connect failure
@@ -204,12 +208,26 @@ impl Client {
         {
             headers.insert(wire::FINGERPRINT, v);
         }
-        let key = wire::current_idempotency_key()
-            .or_else(|| method.idempotent.then(wire::new_idempotency_key));
-        if let Some(key) = key
-            && let Ok(v) = HeaderValue::try_from(key)
-        {
-            headers.insert(wire::IDEMPOTENCY_KEY, v);
+        let context = Context::current();
+        let key = match context.outgoing_idempotency_key() {
+            Some(key) => HeaderValue::try_from(key).ok(),
+            None if method.idempotent => HeaderValue::try_from(new_idempotency_key()).ok(),
+            None => None,
+        };
+        if let Some(key) = key {
+            headers.insert(wire::IDEMPOTENCY_KEY, key);
+        }
+        if let Some(remaining) = context.remaining() {
+            if remaining.is_zero() {
+                return Err(E::from(NetworkError::Timeout {
+                    service: service.to_owned(),
+                    ms: 0,
+                }));
+            }
+            let ms = u64::try_from(remaining.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            headers.insert(wire::TIMEOUT_MS, HeaderValue::from(ms));
         }
         let body = match &target.body {
             Some(body) => Some(serde_json::to_vec(body).map_err(|e| {
@@ -222,10 +240,18 @@ impl Client {
         };
 
         let response = self
-            .send(service, method.http_method(), target.url, headers, body)
+            .send(
+                service,
+                method.http_method(),
+                target.url,
+                headers,
+                body,
+                context.trace(),
+            )
             .await
             .map_err(E::from)?;
         let status = response.status().as_u16();
+        let protocol_error = response.headers().contains_key(wire::PROTOCOL_ERROR);
         let limit = if response.status().is_success() {
             self.inner.max_response_body
         } else {
@@ -246,6 +272,8 @@ impl Client {
                 )));
             }
             decode_ok::<T>(service, method, &bytes).map_err(E::from)
+        } else if protocol_error {
+            Err(E::from(self.http_error(service, status, bytes)))
         } else {
             Err(self.decode_err::<E>(service, status, bytes, complete))
         }
@@ -259,19 +287,20 @@ impl Client {
             .pop_if_empty()
             .push(port);
         let response = self
-            .send(port, HttpMethod::Get, url, self.inner.headers.clone(), None)
+            .send(
+                port,
+                HttpMethod::Get,
+                url,
+                self.inner.headers.clone(),
+                None,
+                Context::current().trace(),
+            )
             .await?;
         let status = response.status();
         let limit = self.inner.max_response_body;
         let (bytes, complete) = self.read_body(port, response, limit).await?;
         if !status.is_success() {
-            let mut body = String::from_utf8_lossy(&bytes).into_owned();
-            wire::truncate_at_char_boundary(&mut body, self.inner.max_error_body);
-            return Err(NetworkError::HttpError {
-                service: port.to_owned(),
-                status: status.as_u16(),
-                body,
-            });
+            return Err(self.http_error(port, status.as_u16(), bytes));
         }
         if !complete {
             return Err(serialization(
@@ -303,8 +332,9 @@ impl Client {
         url: Url,
         mut headers: HeaderMap,
         body: Option<Vec<u8>>,
+        trace: Option<TraceContext>,
     ) -> Result<Response, NetworkError> {
-        let trace = TraceContext::current()
+        let trace = trace
             .map(|c| c.child())
             .unwrap_or_else(TraceContext::new_root);
         if let Ok(v) = HeaderValue::try_from(trace.to_string()) {
@@ -370,16 +400,21 @@ impl Client {
         if let Some(e) = E::from_status(status) {
             return e;
         }
+        E::from(self.http_error(service, status, bytes))
+    }
+
+    /// [`NetworkError::HttpError`] with the body cut to the configured bound.
+    fn http_error(&self, service: &str, status: u16, bytes: Vec<u8>) -> NetworkError {
         let mut body = match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
         wire::truncate_at_char_boundary(&mut body, self.inner.max_error_body);
-        E::from(NetworkError::HttpError {
+        NetworkError::HttpError {
             service: service.to_owned(),
             status,
             body,
-        })
+        }
     }
 
     /// A failure while reading a response body: as [`map_error`](Client::map_error), except

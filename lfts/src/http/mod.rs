@@ -15,10 +15,16 @@
 //!   `unsupported_media_type`; `500` `internal` for a panicking handler (the server keeps
 //!   serving).
 //! - `GET {base}/{Port}`: the [`PortDescriptor`](crate::PortDescriptor) JSON.
+//! - Every error lfts itself answers (not one of the port's error type) carries
+//!   [`x-lfts-error: {code}`](PROTOCOL_ERROR); a client never maps it to a domain error.
 //! - Headers: [`traceparent`](TRACEPARENT), [`idempotency-key`](IDEMPOTENCY_KEY) (on idempotent
-//!   methods, or inside [`with_idempotency_key`]), [`x-lfts-fingerprint`](FINGERPRINT).
+//!   methods, or when the [`Context`](crate::Context) has one, as inside a retry layer),
+//!   [`x-lfts-timeout-ms`](TIMEOUT_MS) (what is left of the context's deadline),
+//!   [`x-lfts-fingerprint`](FINGERPRINT); a replayed answer carries
+//!   [`idempotent-replayed: true`](IDEMPOTENT_REPLAYED).
 
 mod client;
+pub mod idempotency;
 mod server;
 mod wire;
 
@@ -31,8 +37,7 @@ pub use axum::Router;
 pub use client::Client;
 pub use server::{PortRouter, ServerHandle, json_fallback, serve};
 pub use wire::{
-    FINGERPRINT, IDEMPOTENCY_KEY, TRACEPARENT, TraceContext, current_idempotency_key,
-    new_idempotency_key, with_idempotency_key, with_trace_context,
+    FINGERPRINT, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, PROTOCOL_ERROR, TIMEOUT_MS, TRACEPARENT,
 };
 
 /// The default per-call timeout.

@@ -8,12 +8,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, RawPathParams, Request};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, request::Parts};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, request::Parts};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter};
 use futures_util::FutureExt;
@@ -24,15 +25,38 @@ use serde_json::{Map, Value, json};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::DEFAULT_BODY_LIMIT;
-use super::wire::{self, TraceContext};
+use super::idempotency::{self, Begin, Idempotency, IdempotencyStore, MemoryStore, StoredOutcome};
+use super::wire;
+use crate::context::{Context, TraceContext};
 use crate::port::{HttpMethod, MethodInfo, PortDescriptor, RemoteError};
 use crate::schema::{Node, Schema, TypeObject};
 use crate::validate::{ValidationError, ValidationErrors};
 
-type Handler = Arc<dyn Fn(Request, usize) -> BoxFuture<'static, Response> + Send + Sync>;
+type Handler = Arc<dyn Fn(Request, Arc<Route>) -> BoxFuture<'static, Response> + Send + Sync>;
+
+/// The auth hook: the caller's identity from the request headers, or `None` to refuse.
+type AuthHook = Arc<dyn Fn(&HeaderMap) -> Option<String> + Send + Sync>;
+
+/// What one route's handler needs besides the request, resolved when the router is built.
+struct Route {
+    body_limit: usize,
+    /// Deduplication for this method: `None` when it is off or the method is idempotent.
+    idempotency: Option<Dedup>,
+    auth: Option<AuthHook>,
+}
+
+/// An [`Idempotency`] setting with its store resolved.
+struct Dedup {
+    store: Arc<dyn IdempotencyStore>,
+    ttl: Duration,
+    lease: Duration,
+    wait: Duration,
+    max_outcome_bytes: usize,
+}
 
 /// Builds the `axum::Router` that serves one port.
 ///
@@ -80,6 +104,9 @@ pub struct PortRouter {
     descriptor: &'static PortDescriptor,
     routes: Vec<(&'static MethodInfo, Handler)>,
     body_limit: usize,
+    idempotency: Idempotency,
+    method_idempotency: Vec<(&'static str, Idempotency)>,
+    auth: Option<AuthHook>,
 }
 
 impl fmt::Debug for PortRouter {
@@ -91,6 +118,9 @@ impl fmt::Debug for PortRouter {
                 &self.routes.iter().map(|(m, _)| m.name).collect::<Vec<_>>(),
             )
             .field("body_limit", &self.body_limit)
+            .field("idempotency", &self.idempotency)
+            .field("method_idempotency", &self.method_idempotency)
+            .field("auth", &self.auth.is_some())
             .finish()
     }
 }
@@ -102,7 +132,52 @@ impl PortRouter {
             descriptor,
             routes: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
+            idempotency: Idempotency::new(),
+            method_idempotency: Vec::new(),
+            auth: None,
         }
+    }
+
+    /// How every method that is not `#[lfts(idempotent)]` honours idempotency keys (on by
+    /// default, with a [`MemoryStore`](super::idempotency::MemoryStore) of this router's own;
+    /// see [`idempotency`](super::idempotency)).
+    pub fn idempotency(mut self, idempotency: Idempotency) -> PortRouter {
+        self.idempotency = idempotency;
+        self
+    }
+
+    /// How the method named `method` (its name in the trait) honours idempotency keys,
+    /// instead of the router's setting. A name that is not one of the port's methods changes
+    /// nothing.
+    pub fn method_idempotency(
+        mut self,
+        method: &'static str,
+        idempotency: Idempotency,
+    ) -> PortRouter {
+        self.method_idempotency.push((method, idempotency));
+        self
+    }
+
+    /// Authenticates every call: `hook` reads the request headers and returns the caller's
+    /// identity, which the implementation reads with [`Context::caller`] (and which scopes
+    /// its idempotency keys), or `None` to answer `401 unauthorized` without running the
+    /// method.
+    ///
+    /// ```
+    /// # use lfts::http::PortRouter;
+    /// # fn with_auth(router: PortRouter) -> PortRouter {
+    /// router.authenticate(|headers| {
+    ///     let token = headers.get("authorization")?.to_str().ok()?;
+    ///     token.strip_prefix("Bearer user:").map(str::to_owned)
+    /// })
+    /// # }
+    /// ```
+    pub fn authenticate<F>(mut self, hook: F) -> PortRouter
+    where
+        F: Fn(&HeaderMap) -> Option<String> + Send + Sync + 'static,
+    {
+        self.auth = Some(Arc::new(hook));
+        self
     }
 
     /// The largest request body accepted, in bytes (default 1 MiB); larger is `413`.
@@ -125,13 +200,13 @@ impl PortRouter {
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
         let fingerprint = self.descriptor.fingerprint();
-        let erased: Handler = Arc::new(move |req, limit| {
+        let erased: Handler = Arc::new(move |req, route| {
             Box::pin(handle::<Args, T, E, F, Fut>(
                 method,
                 fingerprint,
                 handler.clone(),
                 req,
-                limit,
+                route,
             ))
         });
         self.routes.push((method, erased));
@@ -163,7 +238,32 @@ impl PortRouter {
     /// As [`into_router`](PortRouter::into_router).
     pub fn into_routes(self) -> Router {
         let port = self.descriptor.name();
-        let limit = self.body_limit;
+        // One in-memory store for every method of this router that has none of its own.
+        let mut default_store: Option<Arc<dyn IdempotencyStore>> = None;
+        let mut dedup = |info: &MethodInfo| -> Option<Dedup> {
+            let setting = self
+                .method_idempotency
+                .iter()
+                .rev()
+                .find(|(name, _)| *name == info.name)
+                .map_or(&self.idempotency, |(_, s)| s);
+            if info.idempotent || !setting.enabled {
+                return None;
+            }
+            let store = match &setting.store {
+                Some(store) => Arc::clone(store),
+                None => {
+                    Arc::clone(default_store.get_or_insert_with(|| Arc::new(MemoryStore::new())))
+                }
+            };
+            Some(Dedup {
+                store,
+                ttl: setting.ttl,
+                lease: setting.lease,
+                wait: setting.wait,
+                max_outcome_bytes: setting.max_outcome_bytes,
+            })
+        };
         let mut paths: Vec<(String, MethodRouter, Vec<HttpMethod>)> = Vec::new();
         let mut add = |path: String, method: HttpMethod, route: MethodRouter| match paths
             .iter_mut()
@@ -187,9 +287,15 @@ impl PortRouter {
                 Some(m) => (format!("/{}", m.path), m.method),
                 None => (format!("/{port}/{}", info.name), HttpMethod::Post),
             };
+            let config = Arc::new(Route {
+                body_limit: self.body_limit,
+                idempotency: dedup(info),
+                auth: self.auth.clone(),
+            });
             let route = axum::routing::on(method_filter(method), move |req: Request| {
                 let handler = Arc::clone(&handler);
-                async move { handler(req, limit).await }
+                let config = Arc::clone(&config);
+                async move { handler(req, config).await }
             });
             add(path, method, route);
         }
@@ -252,8 +358,22 @@ fn json_value(status: StatusCode, value: &Value) -> Response {
     json_bytes(status, serde_json::to_vec(value).unwrap_or_default())
 }
 
-fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    json_value(status, &json!({"error": code, "message": message.into()}))
+/// A protocol error: `{"error": code, "message": …, …extra}`, marked with
+/// [`x-lfts-error`](wire::PROTOCOL_ERROR) so that no client maps it to a domain error.
+fn protocol_error(status: StatusCode, code: &'static str, body: Value) -> Response {
+    let mut response = json_value(status, &body);
+    response
+        .headers_mut()
+        .insert(wire::PROTOCOL_ERROR, HeaderValue::from_static(code));
+    response
+}
+
+fn error_response(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    protocol_error(
+        status,
+        code,
+        json!({"error": code, "message": message.into()}),
+    )
 }
 
 fn internal() -> Response {
@@ -265,9 +385,10 @@ fn internal() -> Response {
 }
 
 fn invalid_arguments(errors: &ValidationErrors) -> Response {
-    json_value(
+    protocol_error(
         StatusCode::BAD_REQUEST,
-        &json!({
+        "invalid_arguments",
+        json!({
             "error": "invalid_arguments",
             "message": "the arguments do not match the method's parameters",
             "errors": errors,
@@ -275,12 +396,151 @@ fn invalid_arguments(errors: &ValidationErrors) -> Response {
     )
 }
 
+/// What running a method gave: an answer (status and body), or a panic.
+enum Ran {
+    Answer(StoredOutcome),
+    Panicked,
+}
+
+impl Ran {
+    fn into_response(self) -> Response {
+        match self {
+            Ran::Answer(outcome) => outcome_response(&outcome),
+            Ran::Panicked => internal(),
+        }
+    }
+}
+
+/// The response for an outcome, fresh or stored.
+fn outcome_response(outcome: &StoredOutcome) -> Response {
+    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_bytes(status, outcome.body.clone());
+    if outcome.protocol_error {
+        #[derive(serde::Deserialize)]
+        struct Code<'a> {
+            #[serde(borrow)]
+            error: std::borrow::Cow<'a, str>,
+        }
+        let code = serde_json::from_slice::<Code<'_>>(&outcome.body)
+            .ok()
+            .and_then(|c| HeaderValue::from_str(&c.error).ok())
+            .unwrap_or(HeaderValue::from_static("internal"));
+        response.headers_mut().insert(wire::PROTOCOL_ERROR, code);
+    }
+    response
+}
+
+/// An outcome as bytes, for the protocol errors that are stored.
+fn protocol_outcome(status: StatusCode, code: &'static str, message: &str) -> StoredOutcome {
+    let body = json!({"error": code, "message": message});
+    StoredOutcome {
+        status: status.as_u16(),
+        protocol_error: true,
+        body: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+    }
+}
+
+/// Runs the method and serializes what it answers; a panic while running it or while
+/// serializing its answer is caught.
+async fn run<T, E, Fut>(call: Fut) -> Ran
+where
+    T: Serialize,
+    E: Serialize + RemoteError,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let answer = AssertUnwindSafe(async move {
+        match call.await {
+            Ok(value) => (StatusCode::OK, serde_json::to_vec(&value)),
+            Err(err) => {
+                let status = StatusCode::from_u16(err.status())
+                    .ok()
+                    .filter(|s| s.is_client_error() || s.is_server_error())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                (status, serde_json::to_vec(&err))
+            }
+        }
+    })
+    .catch_unwind()
+    .await;
+    match answer {
+        Ok((status, Ok(body))) => Ran::Answer(StoredOutcome {
+            status: status.as_u16(),
+            protocol_error: false,
+            body: Bytes::from(body),
+        }),
+        Ok((_, Err(e))) => {
+            tracing::error!(error = %e, "lfts: the answer cannot be serialized");
+            Ran::Answer(protocol_outcome(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the service failed to handle the request",
+            ))
+        }
+        Err(_) => {
+            tracing::error!("lfts: the handler panicked");
+            Ran::Panicked
+        }
+    }
+}
+
+/// The parts of the context a request carries in its headers; the error is the response.
+struct Received {
+    key: Option<Arc<str>>,
+    deadline: Option<Instant>,
+    caller: Option<Arc<str>>,
+}
+
+/// The longest deadline a caller can ask for (`x-lfts-timeout-ms`): a day.
+const MAX_CALLER_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+fn received(headers: &HeaderMap, route: &Route) -> Result<Received, Box<Response>> {
+    let caller = match &route.auth {
+        Some(hook) => match hook(headers) {
+            Some(caller) => Some(Arc::from(caller)),
+            None => {
+                return Err(Box::new(error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the caller could not be authenticated",
+                )));
+            }
+        },
+        None => None,
+    };
+    let key = match headers.get(wire::IDEMPOTENCY_KEY) {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(key) if idempotency::valid_key(key.as_bytes()) => Some(Arc::from(key)),
+            _ => {
+                return Err(Box::new(error_response(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_idempotency_key",
+                    format!(
+                        "an idempotency key is 1 to {} bytes of visible ASCII",
+                        idempotency::MAX_KEY_LEN
+                    ),
+                )));
+            }
+        },
+    };
+    let deadline = headers
+        .get(wire::TIMEOUT_MS)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|ms| Instant::now() + Duration::from_millis(ms).min(MAX_CALLER_TIMEOUT));
+    Ok(Received {
+        key,
+        deadline,
+        caller,
+    })
+}
+
 async fn handle<Args, T, E, F, Fut>(
     info: &'static MethodInfo,
     fingerprint: &'static str,
     handler: F,
     req: Request,
-    limit: usize,
+    route: Arc<Route>,
 ) -> Response
 where
     Args: DeserializeOwned + Schema + Send + 'static,
@@ -302,50 +562,57 @@ where
         method = info.name,
         trace_id = %trace.trace_id(),
     );
-    let caller = req
-        .headers()
-        .get(wire::FINGERPRINT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let mut response = async move {
-        if let Some(caller) = caller
-            && caller != fingerprint
+        let (mut parts, body) = req.into_parts();
+        if let Some(caller) = parts.headers.get(wire::FINGERPRINT)
+            && caller.as_bytes() != fingerprint.as_bytes()
         {
             tracing::debug!(
-                caller = %caller,
+                caller = ?caller,
                 server = fingerprint,
                 "lfts: the caller was built against another version of the port"
             );
         }
-        let args = match read_args::<Args>(info, req, limit).await {
-            Ok(args) => args,
+        let received = match received(&parts.headers, &route) {
+            Ok(received) => received,
+            Err(response) => return *response,
+        };
+        let (args, bytes) = match read_args::<Args>(info, &mut parts, body, route.body_limit).await
+        {
+            Ok(read) => read,
             Err(response) => return response,
         };
-        let call = AssertUnwindSafe(async move { handler(args).await }).catch_unwind();
-        match wire::with_trace_context(trace, call).await {
-            Ok(Ok(value)) => match serde_json::to_vec(&value) {
-                Ok(body) => json_bytes(StatusCode::OK, body),
-                Err(e) => {
-                    tracing::error!(error = %e, "lfts: the result cannot be serialized");
-                    internal()
-                }
-            },
-            Ok(Err(err)) => {
-                let status = StatusCode::from_u16(err.status())
-                    .ok()
-                    .filter(|s| s.is_client_error() || s.is_server_error())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                match serde_json::to_vec(&err) {
-                    Ok(body) => json_bytes(status, body),
-                    Err(e) => {
-                        tracing::error!(error = %e, "lfts: the error cannot be serialized");
-                        internal()
-                    }
-                }
-            }
-            Err(_) => {
-                tracing::error!("lfts: the handler panicked");
-                internal()
+        let dedup = match (&route.idempotency, &received.key) {
+            (Some(dedup), Some(key)) => Some((
+                dedup,
+                idempotency::digest(&[
+                    info.port.as_bytes(),
+                    received
+                        .caller
+                        .as_deref()
+                        .map_or(b"\0".as_slice(), str::as_bytes),
+                    key.as_bytes(),
+                ]),
+                idempotency::digest(&[
+                    info.name.as_bytes(),
+                    parts.uri.path().as_bytes(),
+                    parts.uri.query().unwrap_or("").as_bytes(),
+                    &bytes,
+                ]),
+            )),
+            _ => None,
+        };
+        let context = Context::received(
+            received.key,
+            received.deadline,
+            trace,
+            received.caller,
+            std::mem::take(&mut parts.headers),
+        );
+        match dedup {
+            None => context.scope(run(handler(args))).await.into_response(),
+            Some((dedup, key, fingerprint)) => {
+                exactly_once(dedup, key, fingerprint, context, handler, args).await
             }
         }
     }
@@ -357,28 +624,133 @@ where
     response
 }
 
-/// Reads, merges, validates and decodes the arguments object of a request.
-async fn read_args<Args>(info: &MethodInfo, req: Request, limit: usize) -> Result<Args, Response>
+/// Runs a keyed call at most once: answers a stored outcome, waits for a duplicate in flight,
+/// or runs the method in a task of its own (so that it completes and is recorded even if the
+/// caller goes away) and records what it answered.
+async fn exactly_once<Args, T, E, F, Fut>(
+    dedup: &Dedup,
+    key: String,
+    fingerprint: String,
+    context: Context,
+    handler: F,
+    args: Args,
+) -> Response
+where
+    Args: Send + 'static,
+    T: Serialize + Send + 'static,
+    E: Serialize + RemoteError + Send + 'static,
+    F: Fn(Args) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
+    let store = &dedup.store;
+    let wait_until = Instant::now() + dedup.wait;
+    let token = loop {
+        match store.begin(&key, &fingerprint, dedup.lease).await {
+            Ok(Begin::Started { token }) => break token,
+            Ok(Begin::Completed(outcome)) => {
+                let mut response = outcome_response(&outcome);
+                response
+                    .headers_mut()
+                    .insert(wire::IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+                return response;
+            }
+            Ok(Begin::Mismatch) => {
+                return error_response(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this idempotency key was used with other arguments",
+                );
+            }
+            Ok(Begin::InProgress) => {
+                if Instant::now() >= wait_until {
+                    return error_response(
+                        StatusCode::CONFLICT,
+                        "idempotency_in_progress",
+                        "a call with this idempotency key is still in progress",
+                    );
+                }
+                let _ = tokio::time::timeout_at(wait_until, store.changed(&key)).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "lfts: the idempotency store failed; refusing the call");
+                let mut response = error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "idempotency_store_unavailable",
+                    "the call cannot be recorded now; try again later",
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                return response;
+            }
+        }
+    };
+
+    let store = Arc::clone(store);
+    let (ttl, max_outcome_bytes) = (dedup.ttl, dedup.max_outcome_bytes);
+    let task = tokio::spawn(async move {
+        let ran = context.scope(run(handler(args))).await;
+        match &ran {
+            Ran::Answer(outcome) => {
+                let stored = if outcome.body.len() > max_outcome_bytes {
+                    protocol_outcome(
+                        StatusCode::CONFLICT,
+                        "idempotency_outcome_not_stored",
+                        "this call completed, but its answer was too large to keep for a replay",
+                    )
+                } else {
+                    outcome.clone()
+                };
+                if let Err(e) = store.complete(&key, &token, stored, ttl).await {
+                    tracing::error!(
+                        error = %e,
+                        "lfts: the outcome of a keyed call could not be recorded; its key stays \
+                         in flight until its lease ends"
+                    );
+                }
+            }
+            Ran::Panicked => {
+                if let Err(e) = store.abandon(&key, &token).await {
+                    tracing::error!(error = %e, "lfts: a panicked call's key could not be released");
+                }
+            }
+        }
+        ran
+    });
+    match task.await {
+        Ok(ran) => ran.into_response(),
+        Err(_) => internal(),
+    }
+}
+
+/// Reads, merges, validates and decodes the arguments object of a request; also gives the
+/// body bytes read (empty when the arguments travel in the URL).
+async fn read_args<Args>(
+    info: &MethodInfo,
+    parts: &mut Parts,
+    body: Body,
+    limit: usize,
+) -> Result<(Args, Bytes), Response>
 where
     Args: DeserializeOwned + Schema + 'static,
 {
-    let (mut parts, body) = req.into_parts();
     let schema = Args::schema();
     let in_query = info.http.is_some_and(|m| m.method.args_in_query());
+    let mut bytes = Bytes::new();
     let mut args = if in_query {
         Map::new()
     } else {
-        let bytes = read_body(&parts, body, limit).await?;
+        bytes = read_body(parts, body, limit).await?;
         if info.http.is_none()
-            && let Some(args) = decode_typed::<Args>(&parts, &bytes)
+            && let Some(args) = decode_typed::<Args>(parts, &bytes)
         {
-            return Ok(args);
+            return Ok((args, bytes));
         }
-        body_object(&parts, &bytes).map_err(|response| *response)?
+        body_object(parts, &bytes).map_err(|response| *response)?
     };
 
     if info.http.is_some() {
-        let params = RawPathParams::from_request_parts(&mut parts, &())
+        let params = RawPathParams::from_request_parts(parts, &())
             .await
             .map_err(|rejection| {
                 error_response(
@@ -392,7 +764,7 @@ where
             args.insert(name.to_owned(), wire::from_text(schema, node, text));
         }
         if in_query {
-            merge_query(schema, &parts, &mut args);
+            merge_query(schema, parts, &mut args);
         }
     }
 
@@ -403,6 +775,7 @@ where
     };
     crate::validate::<Args>(&value)
         .and_then(|a| crate::check(&a).map(|()| a))
+        .map(|a| (a, bytes))
         .map_err(|errors| invalid_arguments(&errors))
 }
 

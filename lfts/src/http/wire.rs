@@ -1,11 +1,5 @@
-//! The wire protocol's shared pieces: header names, W3C trace context, idempotency keys, how
-//! arguments map onto a URL, query string and body, and back again on the server.
-
-use std::collections::hash_map::RandomState;
-use std::fmt;
-use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+//! The wire protocol's shared pieces: header names, how arguments map onto a URL, query string
+//! and body, and back again on the server.
 
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -19,229 +13,14 @@ pub const TRACEPARENT: &str = "traceparent";
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The header that carries the caller's port fingerprint, so that a server can detect drift.
 pub const FINGERPRINT: &str = "x-lfts-fingerprint";
-
-// ----- randomness ------------------------------------------------------------------------------
-
-/// 64 unpredictable-enough bits for ids (trace ids, idempotency keys): std's randomly keyed
-/// SipHash over a process-wide counter. Not for cryptography.
-fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.finish()
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut out = [0u8; N];
-    for chunk in out.chunks_mut(8) {
-        let bytes = random_u64().to_be_bytes();
-        chunk.copy_from_slice(&bytes[..chunk.len()]);
-    }
-    out
-}
-
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-}
-
-fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let s = s.as_bytes();
-    if s.len() != 2 * N {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = (nibble(s[2 * i])? << 4) | nibble(s[2 * i + 1])?;
-    }
-    Some(out)
-}
-
-/// A fresh random idempotency key, formatted as a version-4 UUID.
-pub fn new_idempotency_key() -> String {
-    let mut b: [u8; 16] = random_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let mut s = String::with_capacity(36);
-    for (i, range) in [0..4, 4..6, 6..8, 8..10, 10..16].into_iter().enumerate() {
-        if i > 0 {
-            s.push('-');
-        }
-        push_hex(&mut s, &b[range]);
-    }
-    s
-}
-
-// ----- trace context ---------------------------------------------------------------------------
-
-/// A W3C trace context (`traceparent: 00-{trace id}-{parent span id}-{flags}`).
-///
-/// A server runs each handler inside the context of the request it serves (a child span of the
-/// caller's), and the client sends a child of the current context, so a trace follows a call
-/// through every service. Outside any context the client starts a new trace.
-///
-/// ```
-/// use lfts::http::TraceContext;
-///
-/// let ctx = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
-/// assert_eq!(ctx.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
-/// let child = ctx.child();
-/// assert_eq!(child.trace_id(), ctx.trace_id());
-/// assert_ne!(child.span_id(), ctx.span_id());
-/// assert!(TraceContext::parse("garbage").is_none());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TraceContext {
-    trace_id: [u8; 16],
-    span_id: [u8; 8],
-    flags: u8,
-}
-
-tokio::task_local! {
-    static CURRENT_TRACE: TraceContext;
-    static CURRENT_IDEMPOTENCY_KEY: String;
-}
-
-impl TraceContext {
-    /// A new trace with a random trace id and span id, sampled.
-    pub fn new_root() -> TraceContext {
-        let mut trace_id: [u8; 16] = random_bytes();
-        if trace_id == [0; 16] {
-            trace_id[15] = 1;
-        }
-        TraceContext {
-            trace_id,
-            span_id: new_span_id(),
-            flags: 0x01,
-        }
-    }
-
-    /// Parses a `traceparent` header; `None` when it is malformed or uses the all-zero ids the
-    /// standard forbids. Versions other than `00` are read by their first four fields, as the
-    /// standard asks.
-    pub fn parse(header: &str) -> Option<TraceContext> {
-        let mut parts = header.trim().split('-');
-        let version = parts.next()?;
-        let trace_id = parts.next()?;
-        let span_id = parts.next()?;
-        let flags = parts.next()?;
-        let version: [u8; 1] = parse_hex(version)?;
-        if version[0] == 0xff || (version[0] == 0 && parts.next().is_some()) {
-            return None;
-        }
-        let trace_id: [u8; 16] = parse_hex(trace_id)?;
-        let span_id: [u8; 8] = parse_hex(span_id)?;
-        let flags: [u8; 1] = parse_hex(flags)?;
-        if trace_id == [0; 16] || span_id == [0; 8] {
-            return None;
-        }
-        Some(TraceContext {
-            trace_id,
-            span_id,
-            flags: flags[0],
-        })
-    }
-
-    /// The context of a new span in the same trace, whose parent is this span.
-    pub fn child(&self) -> TraceContext {
-        TraceContext {
-            span_id: new_span_id(),
-            ..*self
-        }
-    }
-
-    /// The trace id as 32 hex digits.
-    pub fn trace_id(&self) -> String {
-        let mut s = String::with_capacity(32);
-        push_hex(&mut s, &self.trace_id);
-        s
-    }
-
-    /// The span id as 16 hex digits.
-    pub fn span_id(&self) -> String {
-        let mut s = String::with_capacity(16);
-        push_hex(&mut s, &self.span_id);
-        s
-    }
-
-    /// Whether the caller sampled this trace.
-    pub fn sampled(&self) -> bool {
-        self.flags & 0x01 != 0
-    }
-
-    /// The context of the running task, if one was set with [`with_trace_context`] (a server
-    /// sets it for each handler).
-    pub fn current() -> Option<TraceContext> {
-        CURRENT_TRACE.try_with(|c| *c).ok()
-    }
-}
-
-fn new_span_id() -> [u8; 8] {
-    loop {
-        let id = random_u64().to_be_bytes();
-        if id != [0; 8] {
-            return id;
-        }
-    }
-}
-
-impl fmt::Display for TraceContext {
-    /// The `traceparent` header value.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(55);
-        s.push_str("00-");
-        push_hex(&mut s, &self.trace_id);
-        s.push('-');
-        push_hex(&mut s, &self.span_id);
-        s.push('-');
-        push_hex(&mut s, &[self.flags]);
-        f.write_str(&s)
-    }
-}
-
-/// Runs `fut` with `ctx` as the current trace context, so that client calls made inside it
-/// continue that trace.
-pub fn with_trace_context<F: Future>(ctx: TraceContext, fut: F) -> impl Future<Output = F::Output> {
-    CURRENT_TRACE.scope(ctx, fut)
-}
-
-/// Runs `fut` with `key` as the idempotency key of every call made inside it.
-///
-/// A retry layer wraps each attempt of one logical call in the same key, so the server can
-/// recognise a replay; the client then sends `idempotency-key: {key}` even for a method that is
-/// not marked idempotent.
-///
-/// ```
-/// # async fn demo() {
-/// let key = lfts::http::new_idempotency_key();
-/// let seen = lfts::http::with_idempotency_key(key.clone(), async {
-///     lfts::http::current_idempotency_key()
-/// })
-/// .await;
-/// assert_eq!(seen, Some(key));
-/// assert_eq!(lfts::http::current_idempotency_key(), None);
-/// # }
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(demo());
-/// ```
-pub fn with_idempotency_key<F: Future>(
-    key: impl Into<String>,
-    fut: F,
-) -> impl Future<Output = F::Output> {
-    CURRENT_IDEMPOTENCY_KEY.scope(key.into(), fut)
-}
-
-/// The idempotency key set by [`with_idempotency_key`] for the running task, if any.
-pub fn current_idempotency_key() -> Option<String> {
-    CURRENT_IDEMPOTENCY_KEY.try_with(Clone::clone).ok()
-}
+/// The header that carries what is left of the caller's deadline, in whole milliseconds.
+pub const TIMEOUT_MS: &str = "x-lfts-timeout-ms";
+/// The header that marks a protocol error (an error of lfts's own, not of the port's error
+/// type) and carries its code, such as `not_found` or `idempotency_key_reused`. A client never
+/// maps a response that carries it to a domain error.
+pub const PROTOCOL_ERROR: &str = "x-lfts-error";
+/// The header a server adds to an answer replayed from its idempotency store.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 // ----- client side: arguments to URL, query and body -----------------------------------------
 
@@ -534,24 +313,6 @@ mod tests {
             "http://127.0.0.1:1/api/users/a%20b%2Fc/items?q=3&tags=x&tags=y"
         );
         assert!(t.body.is_none());
-    }
-
-    #[test]
-    fn idempotency_keys_look_like_uuids() {
-        let k = new_idempotency_key();
-        assert_eq!(k.len(), 36);
-        assert!(crate::validate::formats::is_uuid(&k));
-        assert_ne!(k, new_idempotency_key());
-    }
-
-    #[test]
-    fn traceparent_round_trips() {
-        let root = TraceContext::new_root();
-        assert_eq!(TraceContext::parse(&root.to_string()), Some(root));
-        assert!(
-            TraceContext::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01")
-                .is_none()
-        );
     }
 
     #[test]

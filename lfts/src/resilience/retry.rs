@@ -1,13 +1,10 @@
 //! [`Retry`]: replays transient network failures with full-jitter exponential backoff.
 
-use std::collections::hash_map::RandomState;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Layer;
-use crate::http::{current_idempotency_key, new_idempotency_key, with_idempotency_key};
+use crate::context::{Context, new_idempotency_key, random_u64};
 use crate::port::{MethodInfo, NetworkError, RemoteError};
 
 /// The default number of attempts, the first one included.
@@ -54,9 +51,9 @@ const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(10);
 /// # Methods that are not idempotent
 /// Replaying a call the server may already have acted on is only safe if the server can tell
 /// the replay from a new call. So, by default, every attempt of one logical call carries the
-/// same `idempotency-key` header (the key the caller set with
-/// [`with_idempotency_key`](crate::http::with_idempotency_key), or a fresh one pinned for the
-/// call), and a method that is not `#[lfts(idempotent)]` is replayed after any transient
+/// same `idempotency-key` header (the key the caller set in its [`Context`], or a fresh one
+/// pinned for the call), which a generated server honours: the first attempt to complete is
+/// stored and every replay answered with it, and a method that is not `#[lfts(idempotent)]` is replayed after any transient
 /// failure. With [`without_idempotency_keys`](Retry::without_idempotency_keys) no key is
 /// pinned, and such a method is replayed only when the failure shows that the request never
 /// reached the server ([`NetworkError::may_have_reached_server`] is `false`: a refused
@@ -154,15 +151,6 @@ impl Retry {
     }
 }
 
-/// 64 bits of jitter: std's randomly keyed SipHash over a process-wide counter. Good enough to
-/// spread retries; not for cryptography.
-fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.finish()
-}
-
 impl Layer for Retry {
     async fn call<'a, T, E, F, Fut>(
         &'a self,
@@ -175,15 +163,18 @@ impl Layer for Retry {
         F: FnMut() -> Fut + Send + 'a,
         Fut: Future<Output = Result<T, E>> + Send + 'a,
     {
-        let key = self
-            .idempotency_keys
-            .then(|| current_idempotency_key().unwrap_or_else(new_idempotency_key));
+        // Every attempt runs in the caller's context; with keys on, one key is pinned for the
+        // whole logical call (the caller's outgoing key, or a fresh one).
+        let context = Context::current();
+        let keyed = self.idempotency_keys;
+        let context = if keyed && context.outgoing_idempotency_key().is_none() {
+            context.with_idempotency_key(new_idempotency_key())
+        } else {
+            context
+        };
         let mut attempt: u32 = 0;
         loop {
-            let outcome = match &key {
-                Some(key) => with_idempotency_key(key.clone(), call()).await,
-                None => call().await,
-            };
+            let outcome = context.clone().scope(call()).await;
             let error = match outcome {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
@@ -191,7 +182,7 @@ impl Layer for Retry {
             attempt = attempt.saturating_add(1);
             let retry = match error.network() {
                 Some(network) => {
-                    attempt < self.max_attempts && self.replays(method, network, key.is_some())
+                    attempt < self.max_attempts && self.replays(method, network, keyed)
                 }
                 None => false,
             };
@@ -216,7 +207,7 @@ impl Layer for Retry {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::time::Instant;
 
@@ -293,9 +284,10 @@ mod tests {
                 let answer = script[n.min(script.len() - 1)].clone();
                 let seen = &seen;
                 async move {
-                    seen.lock()
-                        .unwrap()
-                        .push((Instant::now(), current_idempotency_key()));
+                    seen.lock().unwrap().push((
+                        Instant::now(),
+                        Context::current().idempotency_key().map(str::to_owned),
+                    ));
                     answer
                 }
             })
@@ -434,11 +426,10 @@ mod tests {
         assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
 
         // A key the caller set is the one pinned.
-        let (_, _, seen) = with_idempotency_key(
-            "caller-key",
-            run(&retry, &CREATE, vec![Err(timed_out()), Ok(1)]),
-        )
-        .await;
+        let (_, _, seen) = Context::new()
+            .with_idempotency_key("caller-key")
+            .scope(run(&retry, &CREATE, vec![Err(timed_out()), Ok(1)]))
+            .await;
         assert!(seen.iter().all(|(_, k)| k.as_deref() == Some("caller-key")));
 
         // Two logical calls get two keys.
