@@ -72,6 +72,10 @@
 mod connection;
 mod plan;
 mod proxy;
+#[cfg(feature = "redis")]
+mod redis_server;
 
 pub use plan::{Fault, FaultPlan};
 pub use proxy::{FaultProxy, FaultStats};
+#[cfg(feature = "redis")]
+pub use redis_server::RedisServer;
