@@ -5,9 +5,10 @@
 //! - `workflow.rs`: `register_user`, a pure function over the port traits;
 //! - `memory.rs`: in-memory implementations of the ports;
 //! - this file: starts one real HTTP server per port on `127.0.0.1`, builds the generated
-//!   clients wrapped in a per-attempt timeout and a retry, and runs five scenarios, including
-//!   an email service that is down (the registration degrades) and a user service that cannot
-//!   be reached (the registration fails with a `connection_refused` value).
+//!   clients wrapped in a per-attempt timeout and a retry, and runs six scenarios, including a
+//!   lost response (the retry is answered from the server's idempotency store: one user, not
+//!   two), an email service that is down (the registration degrades) and a user service that
+//!   cannot be reached (the registration fails with a `connection_refused` value).
 //!
 //! The same workflow runs against `Mock*` ports in `tests/registration.rs`.
 
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use lfts::http::{HttpConfig, serve};
 use lfts::resilience::{Retry, Timeout};
+use lfts::testing::{Fault, FaultPlan, FaultProxy};
 use lfts::{LayerExt, Layered};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -209,7 +211,41 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // ----- 4 ---------------------------------------------------------------------------------
-    heading("4. The email service is DOWN (server shut down)");
+    heading("4. A lost response (the user is created, its answer never arrives)");
+    // A fault proxy in front of the user service forwards the first request, lets the server
+    // answer, and cuts the connection before the answer reaches the client. The retry layer
+    // sends the same idempotency key again, and the server answers it from its store.
+    let proxy = FaultProxy::start(
+        user_server.addr(),
+        FaultPlan::schedule([Fault::DropResponse]),
+    )
+    .await?;
+    println!("UserService behind a fault proxy at {}", proxy.url());
+    let lossy = Deps {
+        users: resilient(UserServiceClient::with_config(config(proxy.url()))?),
+        email: deps.email.clone(),
+        audit: deps.audit.clone(),
+        clock: SystemClock,
+    };
+    let before = users.users().len();
+    run(
+        &lossy,
+        json!({"name": "Barbara Liskov", "email": "barbara@example.com"}),
+    )
+    .await
+    .ok();
+    let stats = proxy.stats();
+    println!(
+        "connections: {}, responses dropped: {}; users created by this registration: {} \
+         (the replay was answered from the store, not run again)",
+        stats.connections,
+        stats.dropped_responses,
+        users.users().len() - before,
+    );
+    proxy.shutdown().await;
+
+    // ----- 5 ---------------------------------------------------------------------------------
+    heading("5. The email service is DOWN (server shut down)");
     let email_url = email_server.url();
     email_server.shutdown().await?;
     println!("EmailService at {email_url} stopped");
@@ -220,8 +256,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     .await
     .ok();
 
-    // ----- 5 ---------------------------------------------------------------------------------
-    heading("5. The user service is unreachable (nothing listens on its port)");
+    // ----- 6 ---------------------------------------------------------------------------------
+    heading("6. The user service is unreachable (nothing listens on its port)");
     let nowhere = format!("http://127.0.0.1:{}", closed_port()?);
     println!("UserService client pointed at {nowhere}");
     let cut_off = Deps {

@@ -25,6 +25,90 @@
 //! let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
 //! assert_eq!(paths, ["/displayName", "/email", "/age"]);
 //! ```
+//!
+//! # Schemas
+//! `#[derive(Schema)]` on a serde type gives [`Schema::schema`], a [`TypeObject`] in the LFTS
+//! opcode vocabulary that describes exactly the JSON serde reads and writes, with the
+//! refinements of `#[lfts(...)]` (email, url, uuid, pattern, lengths, ranges, items). From it:
+//! [`validate`](fn@validate) (every error, with its JSON Pointer path), [`decode`] (the fast path from
+//! bytes), [`check`] (refinements of a typed value), the binary and JSON encodings, a
+//! fingerprint and JSON Schema 2020-12. See [`schema`] and [`validate`](mod@validate).
+//!
+//! # Ports
+//! `#[lfts::port]` on an async trait gives an HTTP client that implements the trait, a server
+//! that exposes any implementation, a mock and a [`PortDescriptor`]. Failures on the way are
+//! values: each method's error type holds a [`NetworkError`], made only by this process's
+//! transport and layers. See [`port`](mod@port) and [`http`].
+//!
+//! ```
+//! use lfts::{Context, NetworkError, Schema};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+//! pub struct Order { pub id: u64, pub item: String }
+//!
+//! #[derive(Debug, Serialize, Deserialize, Schema)]
+//! #[serde(tag = "type", rename_all = "snake_case")]
+//! pub enum OrderError {
+//!     #[lfts(network)]
+//!     Network { error: NetworkError },
+//! }
+//!
+//! #[lfts::port]
+//! pub trait Orders: Send + Sync {
+//!     async fn place(&self, item: String) -> Result<Order, OrderError>;
+//! }
+//!
+//! #[derive(Default)]
+//! struct Shop(std::sync::atomic::AtomicU64);
+//!
+//! impl Orders for Shop {
+//!     async fn place(&self, item: String) -> Result<Order, OrderError> {
+//!         // The call's context travelled over the wire with it.
+//!         assert_eq!(Context::current().idempotency_key(), Some("order-42"));
+//!         let id = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+//!         Ok(Order { id, item })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = lfts::http::serve(OrdersServer::new(Shop::default()).router(), "127.0.0.1:0").await?;
+//! let orders = OrdersClient::new(server.url())?;
+//!
+//! // Two attempts of one logical call, as a retry layer would make them: one order.
+//! let call = || Context::new().with_idempotency_key("order-42").scope(orders.place("tea".into()));
+//! let first = call().await.map_err(|e| format!("{e:?}"))?;
+//! let replay = call().await.map_err(|e| format!("{e:?}"))?;
+//! assert_eq!((first.id, replay.id), (1, 1));
+//! server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Context
+//! One [`Context`] per logical call carries its idempotency key, deadline, W3C trace context,
+//! the caller's identity and the request headers, from the caller through every layer and the
+//! wire to the implementation, which reads it with [`Context::current`]. The port trait stays
+//! the same for local, remote and mock implementations. See [`context`](mod@context).
+//!
+//! # Exactly-once
+//! A generated server honours idempotency keys for every method that is not
+//! `#[lfts(idempotent)]`: a replay is answered with the stored outcome, byte for byte; a
+//! duplicate in flight waits for the first; a key reused with other arguments is refused. The
+//! store is in memory by default and Redis (feature `redis`) when replicas share it. See
+//! [`http::idempotency`]; the feature `testing` adds `lfts::testing`, the fault-injecting
+//! proxy the guarantee tests drive.
+//!
+//! # Resilience
+//! [`Layer`]s wrap any implementation of a port without changing it: [`resilience::Timeout`]
+//! bounds each attempt, [`resilience::Retry`] replays transient network failures with one
+//! idempotency key per logical call. See [`resilience`].
+//!
+//! # Interop
+//! The JSON encoding of a [`TypeObject`] is nested `[op, payload…]` arrays in the LFTS
+//! bytecode's opcode order, and [`TypeObject::to_json_schema`] gives JSON Schema 2020-12 for
+//! any tool that reads it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
