@@ -25,6 +25,7 @@
 
 mod client;
 pub mod idempotency;
+mod serve;
 mod server;
 mod wire;
 
@@ -35,7 +36,8 @@ pub use crate::port::ContractReport;
 /// The router type a port server produces (axum's).
 pub use axum::Router;
 pub use client::Client;
-pub use server::{PortRouter, ServerHandle, json_fallback, serve};
+pub use serve::{ServerHandle, serve};
+pub use server::{PortRouter, json_fallback};
 pub use wire::{
     FINGERPRINT, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, PROTOCOL_ERROR, TIMEOUT_MS, TRACEPARENT,
 };
