@@ -94,7 +94,10 @@ impl Client {
         let (http, own_resolver) = match config.client {
             Some(shared) => (shared, false),
             None => {
-                let mut builder = reqwest::Client::builder().dns_resolver(Arc::new(Resolver));
+                let mut builder = reqwest::Client::builder()
+                    .dns_resolver(Arc::new(Resolver))
+                    .redirect(redirect_policy(config.redirects))
+                    .referer(false);
                 if let Some(t) = config.connect_timeout {
                     builder = builder.connect_timeout(t);
                 }
@@ -308,7 +311,7 @@ impl Client {
                 format!("the descriptor exceeds {limit} bytes"),
             ));
         }
-        serde_json::from_slice(&bytes)
+        crate::validate::parse_value(&bytes)
             .map_err(|e| serialization(port, format!("the descriptor is not JSON: {e}")))
     }
 
@@ -391,13 +394,27 @@ impl Client {
     where
         E: DeserializeOwned + Schema + RemoteError + 'static,
     {
-        if complete
-            && let Ok(value) = serde_json::from_slice::<Value>(&bytes)
+        // Only an error status can carry a domain error; a 1xx or 3xx is the transport's.
+        let error_status = (400..600).contains(&status);
+        if error_status
+            && complete
+            && let Ok(value) = crate::validate::parse_value(&bytes)
             && let Ok(e) = crate::validate::<E>(&value)
         {
+            if e.network().is_some() {
+                // Only this process's transport and layers make a `NetworkError`: a peer that
+                // sends one is forging (or forwarding) a failure the caller did not have.
+                return E::from(serialization(
+                    service,
+                    format!(
+                        "the service answered status {status} with a network error as its \
+                         domain error; network errors are made only by the caller"
+                    ),
+                ));
+            }
             return e;
         }
-        if let Some(e) = E::from_status(status) {
+        if error_status && let Some(e) = E::from_status(status) {
             return e;
         }
         E::from(self.http_error(service, status, bytes))
@@ -502,6 +519,26 @@ impl fmt::Debug for Client {
     }
 }
 
+/// Follows at most `max` redirects, each a `307`/`308` to the origin of the request it
+/// answers; stops (returning the 3xx) at anything else.
+fn redirect_policy(max: usize) -> reqwest::redirect::Policy {
+    if max == 0 {
+        return reqwest::redirect::Policy::none();
+    }
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let same_origin = attempt
+            .previous()
+            .last()
+            .is_some_and(|previous| previous.origin() == attempt.url().origin());
+        let keeps_method = matches!(attempt.status().as_u16(), 307 | 308);
+        if attempt.previous().len() > max || !same_origin || !keeps_method {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 fn serialization(service: &str, message: String) -> NetworkError {
     NetworkError::SerializationError {
         service: service.to_owned(),
@@ -524,7 +561,7 @@ where
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(bytes).map_err(|e| {
+        crate::validate::parse_value(bytes).map_err(|e| {
             serialization(
                 service,
                 format!("the response to {method} is not JSON: {e}"),

@@ -75,6 +75,7 @@ pub struct HttpConfig {
     client: Option<reqwest::Client>,
     max_error_body: usize,
     max_response_body: usize,
+    redirects: usize,
 }
 
 impl HttpConfig {
@@ -89,6 +90,7 @@ impl HttpConfig {
             client: None,
             max_error_body: DEFAULT_MAX_ERROR_BODY,
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            redirects: 0,
         }
     }
 
@@ -140,6 +142,17 @@ impl HttpConfig {
         self
     }
 
+    /// Follows up to `max` redirects, but only `307` and `308` (which keep the method and the
+    /// body) to the same origin (scheme, host and port) as the request; any other redirect is
+    /// returned as [`NetworkError::HttpError`](crate::NetworkError::HttpError) with its 3xx
+    /// status. By default (`0`) no redirect is followed: arguments and headers (an API key, a
+    /// `traceparent`) are never sent anywhere but the configured service. No `Referer` is ever
+    /// sent. Ignored with a shared [`client`](HttpConfig::client), whose own policy applies.
+    pub fn follow_same_origin_redirects(mut self, max: usize) -> HttpConfig {
+        self.redirects = max;
+        self
+    }
+
     /// The most bytes of a response body the client reads (default 16 MiB); a larger success
     /// body is a [`NetworkError::SerializationError`](crate::NetworkError::SerializationError).
     pub fn max_response_body(mut self, bytes: usize) -> HttpConfig {
@@ -161,6 +174,7 @@ impl fmt::Debug for HttpConfig {
             .field("shared_client", &self.client.is_some())
             .field("max_error_body", &self.max_error_body)
             .field("max_response_body", &self.max_response_body)
+            .field("redirects", &self.redirects)
             .finish()
     }
 }

@@ -26,7 +26,7 @@ use super::DEFAULT_BODY_LIMIT;
 use super::idempotency::{self, Begin, Idempotency, IdempotencyStore, MemoryStore, StoredOutcome};
 use super::wire;
 use crate::context::{Context, TraceContext};
-use crate::port::{HttpMethod, MethodInfo, PortDescriptor, RemoteError};
+use crate::port::{HttpMethod, MethodInfo, NetworkError, PortDescriptor, RemoteError};
 use crate::schema::{Node, Schema, TypeObject};
 use crate::validate::{ValidationError, ValidationErrors};
 
@@ -101,6 +101,7 @@ pub struct PortRouter {
     idempotency: Idempotency,
     method_idempotency: Vec<(&'static str, Idempotency)>,
     auth: Option<AuthHook>,
+    publish_descriptor: bool,
 }
 
 impl fmt::Debug for PortRouter {
@@ -115,6 +116,7 @@ impl fmt::Debug for PortRouter {
             .field("idempotency", &self.idempotency)
             .field("method_idempotency", &self.method_idempotency)
             .field("auth", &self.auth.is_some())
+            .field("publish_descriptor", &self.publish_descriptor)
             .finish()
     }
 }
@@ -129,7 +131,17 @@ impl PortRouter {
             idempotency: Idempotency::new(),
             method_idempotency: Vec::new(),
             auth: None,
+            publish_descriptor: true,
         }
+    }
+
+    /// Whether `GET /{Port}` answers the port's descriptor (its schemas and fingerprint), which
+    /// clients' [`check_contract`](crate::http::Client::check_contract) reads. On by default;
+    /// with an [auth hook](PortRouter::authenticate) only authenticated callers get it. Turn it
+    /// off where the port's schema is not for every caller to read (it is then `404`).
+    pub fn publish_descriptor(mut self, publish: bool) -> PortRouter {
+        self.publish_descriptor = publish;
+        self
     }
 
     /// How every method that is not `#[lfts(idempotent)]` honours idempotency keys (on by
@@ -294,13 +306,23 @@ impl PortRouter {
             add(path, method, route);
         }
 
-        let descriptor =
-            Bytes::from(serde_json::to_vec(self.descriptor.json()).unwrap_or_default());
-        let describe = axum::routing::get(move || {
-            let body = descriptor.clone();
-            async move { json_bytes(StatusCode::OK, body) }
-        });
-        add(format!("/{port}"), HttpMethod::Get, describe);
+        if self.publish_descriptor {
+            let descriptor =
+                Bytes::from(serde_json::to_vec(self.descriptor.json()).unwrap_or_default());
+            let auth = self.auth.clone();
+            let describe = axum::routing::get(move |headers: HeaderMap| {
+                let body = descriptor.clone();
+                let allowed = auth.as_ref().is_none_or(|hook| hook(&headers).is_some());
+                async move {
+                    if allowed {
+                        json_bytes(StatusCode::OK, body)
+                    } else {
+                        unauthorized()
+                    }
+                }
+            });
+            add(format!("/{port}"), HttpMethod::Get, describe);
+        }
 
         let mut router = Router::new();
         for (path, route, _) in paths {
@@ -310,7 +332,7 @@ impl PortRouter {
             error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("{} does not accept {method}", uri.path()),
+                format!("{} does not accept {method}", echoed_path(&uri)),
             )
         })
     }
@@ -324,9 +346,23 @@ pub fn json_fallback(router: Router) -> Router {
         error_response(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no route for {method} {}", uri.path()),
+            format!("no route for {method} {}", echoed_path(&uri)),
         )
     })
+}
+
+/// The longest part of a request path an error message repeats.
+const MAX_ECHOED_PATH: usize = 128;
+
+/// The request path as an error message repeats it: cut to 128 bytes, so that a client cannot
+/// make the server answer with more than a short message.
+fn echoed_path(uri: &Uri) -> String {
+    let mut path = uri.path().to_owned();
+    if path.len() > MAX_ECHOED_PATH {
+        wire::truncate_at_char_boundary(&mut path, MAX_ECHOED_PATH);
+        path.push('…');
+    }
+    path
 }
 
 fn method_filter(method: HttpMethod) -> MethodFilter {
@@ -375,6 +411,14 @@ fn internal() -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",
         "the service failed to handle the request",
+    )
+}
+
+fn unauthorized() -> Response {
+    error_response(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "the caller could not be authenticated",
     )
 }
 
@@ -443,8 +487,20 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let answer = AssertUnwindSafe(async move {
-        match call.await {
+        let answer = match call.await {
             Ok(value) => (StatusCode::OK, serde_json::to_vec(&value)),
+            Err(err) if err.network().is_some() => {
+                // A service the implementation depends on failed. That failure belongs to this
+                // server, not to its caller: answer as a gateway, naming nothing upstream.
+                let network = err.network();
+                tracing::warn!(error = ?network, "lfts: the implementation failed with a network error");
+                let timeout = matches!(network, Some(NetworkError::Timeout { .. }));
+                return Err(if timeout {
+                    (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+                } else {
+                    (StatusCode::BAD_GATEWAY, "upstream_unavailable")
+                });
+            }
             Err(err) => {
                 let status = StatusCode::from_u16(err.status())
                     .ok()
@@ -452,17 +508,23 @@ where
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 (status, serde_json::to_vec(&err))
             }
-        }
+        };
+        Ok(answer)
     })
     .catch_unwind()
     .await;
     match answer {
-        Ok((status, Ok(body))) => Ran::Answer(StoredOutcome {
+        Ok(Err((status, code))) => Ran::Answer(protocol_outcome(
+            status,
+            code,
+            "a service this one depends on failed",
+        )),
+        Ok(Ok((status, Ok(body)))) => Ran::Answer(StoredOutcome {
             status: status.as_u16(),
             protocol_error: false,
             body: Bytes::from(body),
         }),
-        Ok((_, Err(e))) => {
+        Ok(Ok((_, Err(e)))) => {
             tracing::error!(error = %e, "lfts: the answer cannot be serialized");
             Ran::Answer(protocol_outcome(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -491,13 +553,7 @@ fn received(headers: &HeaderMap, route: &Route) -> Result<Received, Box<Response
     let caller = match &route.auth {
         Some(hook) => match hook(headers) {
             Some(caller) => Some(Arc::from(caller)),
-            None => {
-                return Err(Box::new(error_response(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the caller could not be authenticated",
-                )));
-            }
+            None => return Err(Box::new(unauthorized())),
         },
         None => None,
     };
@@ -837,7 +893,7 @@ fn body_object(parts: &Parts, bytes: &[u8]) -> Result<Map<String, Value>, Box<Re
     if !parts.headers.contains_key(CONTENT_TYPE) {
         return Err(Box::new(unsupported_media_type()));
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    match crate::validate::parse_value(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Box::new(invalid_arguments(&ValidationErrors::single(
             ValidationError::new(

@@ -9,8 +9,10 @@ mod error;
 pub mod formats;
 mod interp;
 pub mod refine;
+mod strict;
 
 pub use error::{MAX_ERRORS, Path, Segment, ValidationError, ValidationErrors, push_escaped};
+pub use strict::parse_value;
 
 use serde::de::DeserializeOwned;
 
@@ -42,8 +44,7 @@ pub fn decode<T: Schema + DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T,
             Ok(value)
         }
         Err(typed) => {
-            let value: serde_json::Value =
-                serde_json::from_slice(bytes).map_err(|e| syntax_error(&e))?;
+            let value = parse_value(bytes).map_err(|e| syntax_error(&e))?;
             T::schema().validate(&value)?;
             // The interpreter found nothing but serde refused: report serde's own reason.
             Err(serde_disagrees(&typed))
