@@ -28,6 +28,18 @@ pub struct Order {
     pub qty: u32,
 }
 
+/// A value whose `Serialize` panics.
+#[derive(Debug, Clone, PartialEq, Deserialize, Schema)]
+pub struct Fragile {
+    pub id: String,
+}
+
+impl Serialize for Fragile {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("Fragile cannot be serialized")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrderError {
@@ -47,6 +59,8 @@ pub trait Orders: Send + Sync {
     async fn big(&self, size: u32) -> Result<String, OrderError>;
     /// Panics the first time.
     async fn flaky(&self, request: String) -> Result<Order, OrderError>;
+    /// Creates an order, then answers a value whose serialization panics.
+    async fn fragile(&self, request: String) -> Result<Fragile, OrderError>;
     #[lfts(idempotent)]
     async fn count(&self) -> Result<u64, OrderError>;
 }
@@ -121,6 +135,11 @@ impl Orders for Arc<Book> {
             panic!("the first call panics on purpose");
         }
         Ok(self.create(request, 1))
+    }
+
+    async fn fragile(&self, request: String) -> Result<Fragile, OrderError> {
+        let order = self.create(request, 1);
+        Ok(Fragile { id: order.id })
     }
 
     async fn count(&self) -> Result<u64, OrderError> {
@@ -478,6 +497,7 @@ impl IdempotencyStore for Down {
         &'a self,
         _: &'a str,
         _: &'a str,
+        _: &'a str,
         _: Duration,
     ) -> BoxFuture<'a, Result<Begin, StoreError>> {
         Box::pin(async {
@@ -492,8 +512,16 @@ impl IdempotencyStore for Down {
         _: &'a str,
         _: StoredOutcome,
         _: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async { Ok(false) })
+    }
+    fn renew<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async { Ok(false) })
     }
     fn abandon<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
@@ -837,5 +865,180 @@ async fn a_server_restart_keeps_outcomes_in_redis() {
     );
     assert_eq!(replay, first);
     assert_eq!(book.created(), 1);
+    server.shutdown().await.unwrap();
+}
+
+// ----- what a hostile review found -------------------------------------------------------------
+
+#[tokio::test]
+async fn a_call_longer_than_its_lease_keeps_its_key() {
+    // The lease is renewed while the method runs: a duplicate waits and gets the replay.
+    let book = Arc::new(Book::with_delay(Duration::from_millis(2500)));
+    let server = start(
+        &book,
+        Idempotency::new()
+            .lease(Duration::from_secs(1))
+            .wait(Duration::from_secs(5)),
+    )
+    .await;
+    let url = server.url();
+    let body = r#"{"request":"long","qty":1}"#;
+    let first = tokio::spawn({
+        let url = url.clone();
+        async move { post(&url, "place", Some("k"), body).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, headers, second) = post(&url, "place", Some("k"), body).await;
+    let (_, _, first) = first.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(first, second);
+    assert_eq!(book.created(), 1);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn outcomes_evicted_under_memory_pressure_never_run_twice() {
+    let book = Arc::new(Book::default());
+    let store = MemoryStore::new().max_bytes(4096);
+    let server = start(&book, Idempotency::new().store(store)).await;
+    // A 5 KB answer does not fit the store at all; five 1 KB answers push each other out.
+    let (status, _, _) = post(&server.url(), "big", Some("huge"), r#"{"size":5000}"#).await;
+    assert_eq!(status, 200);
+    for i in 0..5 {
+        post(
+            &server.url(),
+            "big",
+            Some(&format!("k{i}")),
+            r#"{"size":1000}"#,
+        )
+        .await;
+    }
+    assert_eq!(book.created(), 6);
+    for key in ["huge", "k0", "k1"] {
+        let size = if key == "huge" { 5000 } else { 1000 };
+        let (status, headers, _) = post(
+            &server.url(),
+            "big",
+            Some(key),
+            &format!(r#"{{"size":{size}}}"#),
+        )
+        .await;
+        assert_eq!(status, 409, "{key}");
+        assert_eq!(headers["x-lfts-error"], "idempotency_outcome_not_stored");
+    }
+    // The newest is still stored whole.
+    let (_, headers, _) = post(&server.url(), "big", Some("k4"), r#"{"size":1000}"#).await;
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(book.created(), 6);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_panic_while_serializing_after_the_effects_is_recorded() {
+    let book = Arc::new(Book::default());
+    let server = start(&book, Idempotency::new()).await;
+    let body = r#"{"request":"f"}"#;
+    let (s1, _, b1) = post(&server.url(), "fragile", Some("k"), body).await;
+    let (s2, h2, b2) = post(&server.url(), "fragile", Some("k"), body).await;
+    assert_eq!((s1, s2), (500, 500));
+    assert_eq!(b1, b2);
+    assert_eq!(h2["idempotent-replayed"], "true");
+    assert_eq!(book.created(), 1);
+    server.shutdown().await.unwrap();
+}
+
+/// A store whose `begin` is applied but whose answer is lost once (a Redis timeout after the
+/// command ran).
+struct LostAnswer {
+    inner: MemoryStore,
+    lose_next: AtomicBool,
+}
+
+impl IdempotencyStore for LostAnswer {
+    fn begin<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Begin, StoreError>> {
+        Box::pin(async move {
+            let begun = self.inner.begin(key, fingerprint, token, lease).await;
+            if self.lose_next.swap(false, Ordering::SeqCst) {
+                return Err(StoreError::Unavailable {
+                    message: "no answer in time".into(),
+                });
+            }
+            begun
+        })
+    }
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.inner.renew(key, token, lease)
+    }
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        outcome: StoredOutcome,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.inner.complete(key, token, outcome, ttl)
+    }
+    fn abandon<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.abandon(key, token)
+    }
+    fn changed<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()> {
+        self.inner.changed(key)
+    }
+}
+
+#[tokio::test]
+async fn a_begin_whose_answer_was_lost_does_not_block_the_key() {
+    let book = Arc::new(Book::default());
+    let store = LostAnswer {
+        inner: MemoryStore::new(),
+        lose_next: AtomicBool::new(true),
+    };
+    let server = start(&book, Idempotency::new().store(store)).await;
+    let body = r#"{"request":"r","qty":1}"#;
+    let (status, headers, _) = post(&server.url(), "place", Some("k"), body).await;
+    assert_eq!(status, 503);
+    assert_eq!(headers["retry-after"], "1");
+    // The retry is not stuck behind an orphaned in-flight record.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (status, _, _) = post(&server.url(), "place", Some("k"), body).await;
+    assert_eq!(status, 200);
+    assert_eq!(book.created(), 1);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn keyed_calls_in_flight_are_bounded() {
+    let book = Arc::new(Book::with_delay(Duration::from_millis(400)));
+    let server = start(&book, Idempotency::new().max_in_flight(1)).await;
+    let url = server.url();
+    let slow = tokio::spawn({
+        let url = url.clone();
+        async move { post(&url, "place", Some("a"), r#"{"request":"a","qty":1}"#).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, headers, _) = post(&url, "place", Some("b"), r#"{"request":"b","qty":1}"#).await;
+    assert_eq!(status, 503);
+    assert_eq!(headers["x-lfts-error"], "overloaded");
+    assert_eq!(slow.await.unwrap().0, 200);
+    // Nothing was recorded for "b": it runs now.
+    let (status, _, _) = post(&url, "place", Some("b"), r#"{"request":"b","qty":1}"#).await;
+    assert_eq!(status, 200);
+    assert_eq!(book.created(), 2);
     server.shutdown().await.unwrap();
 }

@@ -31,8 +31,11 @@ async fn raw(server: &RedisServer) -> redis::RedisResult<redis::aio::Multiplexed
 }
 
 async fn started(store: &RedisStore, key: &str, fp: &str, lease: Duration) -> String {
-    match store.begin(key, fp, lease).await {
-        Ok(Begin::Started { token }) => token,
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let token = format!("token-{key}-{n}");
+    match store.begin(key, fp, &token, lease).await {
+        Ok(Begin::Started) => token,
         other => panic!("expected Started for {key}, got {other:?}"),
     }
 }
@@ -51,10 +54,13 @@ async fn begin_starts_then_reports_in_progress_or_mismatch() -> TestResult {
     assert!(server.url().contains(&server.port().to_string()));
 
     let token = started(&store, "k1", FP, LEASE).await;
-    assert_eq!(token.len(), 32);
-    assert_eq!(store.begin("k1", FP, LEASE).await, Ok(Begin::InProgress));
+    assert!(token.starts_with("token-k1-"));
     assert_eq!(
-        store.begin("k1", OTHER_FP, LEASE).await,
+        store.begin("k1", FP, "probe", LEASE).await,
+        Ok(Begin::InProgress)
+    );
+    assert_eq!(
+        store.begin("k1", OTHER_FP, "probe", LEASE).await,
         Ok(Begin::Mismatch)
     );
 
@@ -78,13 +84,18 @@ async fn a_token_that_does_not_own_the_key_changes_nothing() -> TestResult {
     let (_server, store) = setup().await?;
     let token = started(&store, "k", FP, LEASE).await;
 
-    store
-        .complete("k", "wrong", outcome(200, "{}"), TTL)
-        .await?;
-    store.complete("k", "", outcome(200, "{}"), TTL).await?;
+    assert!(
+        !store
+            .complete("k", "wrong", outcome(200, "{}"), TTL)
+            .await?
+    );
+    assert!(!store.complete("k", "", outcome(200, "{}"), TTL).await?);
     store.abandon("k", "wrong").await?;
     store.abandon("k", "").await?;
-    assert_eq!(store.begin("k", FP, LEASE).await, Ok(Begin::InProgress));
+    assert_eq!(
+        store.begin("k", FP, "probe", LEASE).await,
+        Ok(Begin::InProgress)
+    );
 
     // A key that was never begun stays absent.
     store
@@ -93,15 +104,19 @@ async fn a_token_that_does_not_own_the_key_changes_nothing() -> TestResult {
     started(&store, "absent", FP, LEASE).await;
 
     // Once completed, neither a second completion nor an abandon changes the outcome.
-    store
-        .complete("k", &token, outcome(201, "\"first\""), TTL)
-        .await?;
-    store
-        .complete("k", &token, outcome(500, "\"second\""), TTL)
-        .await?;
+    assert!(
+        store
+            .complete("k", &token, outcome(201, "\"first\""), TTL)
+            .await?
+    );
+    assert!(
+        !store
+            .complete("k", &token, outcome(500, "\"second\""), TTL)
+            .await?
+    );
     store.abandon("k", &token).await?;
     assert_eq!(
-        store.begin("k", FP, LEASE).await,
+        store.begin("k", FP, "probe", LEASE).await,
         Ok(Begin::Completed(outcome(201, "\"first\"")))
     );
     Ok(())
@@ -139,12 +154,12 @@ async fn completed_outcomes_are_replayed_byte_for_byte() -> TestResult {
         let token = started(&store, key, FP, LEASE).await;
         store.complete(key, &token, expected.clone(), TTL).await?;
         assert_eq!(
-            store.begin(key, FP, LEASE).await,
+            store.begin(key, FP, "probe", LEASE).await,
             Ok(Begin::Completed(expected.clone())),
             "{key}"
         );
         assert_eq!(
-            store.begin(key, OTHER_FP, LEASE).await,
+            store.begin(key, OTHER_FP, "probe", LEASE).await,
             Ok(Begin::Mismatch),
             "{key}"
         );
@@ -189,7 +204,7 @@ async fn leases_and_ttls_expire_in_redis() -> TestResult {
         .complete("kept", &token, outcome(200, "\"done\""), short)
         .await?;
     assert_eq!(
-        store.begin("kept", FP, LEASE).await,
+        store.begin("kept", FP, "probe", LEASE).await,
         Ok(Begin::Completed(outcome(200, "\"done\"")))
     );
 
@@ -203,14 +218,14 @@ async fn leases_and_ttls_expire_in_redis() -> TestResult {
         .await?;
     store.abandon("leased", &stale).await?;
     assert_eq!(
-        store.begin("leased", FP, LEASE).await,
+        store.begin("leased", FP, "probe", LEASE).await,
         Ok(Begin::InProgress)
     );
     store
         .complete("leased", &fresh, outcome(200, "\"fresh\""), TTL)
         .await?;
     assert_eq!(
-        store.begin("leased", FP, LEASE).await,
+        store.begin("leased", FP, "probe", LEASE).await,
         Ok(Begin::Completed(outcome(200, "\"fresh\"")))
     );
 
@@ -228,14 +243,17 @@ async fn concurrent_begins_on_two_replicas_start_once() -> TestResult {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let store = Arc::clone(&replicas[i % 2]);
-            tokio::spawn(async move { store.begin("contended", FP, LEASE).await })
+            tokio::spawn(async move {
+                let token = format!("token-{i}");
+                store.begin("contended", FP, &token, LEASE).await
+            })
         })
         .collect();
     let mut started = 0;
     let mut in_progress = 0;
     for task in tasks {
         match task.await? {
-            Ok(Begin::Started { .. }) => started += 1,
+            Ok(Begin::Started) => started += 1,
             Ok(Begin::InProgress) => in_progress += 1,
             other => panic!("unexpected {other:?}"),
         }
@@ -276,7 +294,7 @@ async fn malformed_records_are_unavailable_not_panics() -> TestResult {
             .arg(value)
             .query_async(&mut conn)
             .await?;
-        let got = store.begin(key, FP, LEASE).await;
+        let got = store.begin(key, FP, "probe", LEASE).await;
         assert!(
             matches!(got, Err(StoreError::Unavailable { .. })),
             "{key}: {got:?}"
@@ -292,7 +310,7 @@ async fn malformed_records_are_unavailable_not_panics() -> TestResult {
         .arg("v")
         .query_async(&mut conn)
         .await?;
-    let got = store.begin("hash", FP, LEASE).await;
+    let got = store.begin("hash", FP, "probe", LEASE).await;
     assert!(
         matches!(got, Err(StoreError::Unavailable { .. })),
         "{got:?}"
@@ -308,7 +326,7 @@ async fn an_outage_fails_fast_and_the_store_recovers() -> TestResult {
     server.stop().await;
     for attempt in 0..3 {
         let at = Instant::now();
-        let got = store.begin("during", FP, LEASE).await;
+        let got = store.begin("during", FP, "probe", LEASE).await;
         let elapsed = at.elapsed();
         eprintln!("begin during the outage #{attempt}: {elapsed:?}: {got:?}");
         assert!(
@@ -341,7 +359,7 @@ async fn an_outage_fails_fast_and_the_store_recovers() -> TestResult {
         .complete("after", &token, outcome(200, "{}"), TTL)
         .await?;
     assert_eq!(
-        store.begin("after", FP, LEASE).await,
+        store.begin("after", FP, "probe", LEASE).await,
         Ok(Begin::Completed(outcome(200, "{}")))
     );
     // The restarted server is empty.
@@ -362,7 +380,7 @@ async fn a_stalled_redis_hits_the_command_timeout() -> TestResult {
         .await?;
 
     let at = Instant::now();
-    let got = store.begin("k", FP, LEASE).await;
+    let got = store.begin("k", FP, "probe", LEASE).await;
     let elapsed = at.elapsed();
     eprintln!("begin on a paused Redis: {elapsed:?}: {got:?}");
     assert!(
@@ -441,4 +459,29 @@ async fn missing_binary_child() {
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     assert!(err.to_string().contains("redis-server"), "{err}");
     assert!(err.to_string().contains("apt-get install"), "{err}");
+}
+
+#[tokio::test]
+async fn a_renewed_lease_outlives_its_first_term_and_a_repeated_begin_is_idempotent()
+-> Result<(), Box<dyn std::error::Error>> {
+    let (_server, store) = setup().await?;
+    let lease = Duration::from_millis(300);
+    let token = started(&store, "renewed", FP, lease).await;
+    // The same token beginning again (a retried `begin` whose answer was lost) owns it still.
+    assert_eq!(
+        store.begin("renewed", FP, &token, lease).await,
+        Ok(Begin::Started)
+    );
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(store.renew("renewed", &token, lease).await?);
+    }
+    // 450 ms after it began, past its first lease: still in flight.
+    assert_eq!(
+        store.begin("renewed", FP, "probe", LEASE).await,
+        Ok(Begin::InProgress)
+    );
+    assert!(!store.renew("renewed", "stranger", lease).await?);
+    assert!(!store.renew("absent", &token, lease).await?);
+    Ok(())
 }

@@ -19,6 +19,7 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -50,6 +51,8 @@ struct Dedup {
     lease: Duration,
     wait: Duration,
     max_outcome_bytes: usize,
+    /// Keyed calls running at once (their tasks outlive a caller that went away).
+    in_flight: Arc<Semaphore>,
 }
 
 /// Builds the `axum::Router` that serves one port.
@@ -246,6 +249,7 @@ impl PortRouter {
         let port = self.descriptor.name();
         // One in-memory store for every method of this router that has none of its own.
         let mut default_store: Option<Arc<dyn IdempotencyStore>> = None;
+        let in_flight = Arc::new(Semaphore::new(self.idempotency.max_in_flight));
         let mut dedup = |info: &MethodInfo| -> Option<Dedup> {
             let setting = self
                 .method_idempotency
@@ -268,6 +272,7 @@ impl PortRouter {
                 lease: setting.lease,
                 wait: setting.wait,
                 max_outcome_bytes: setting.max_outcome_bytes,
+                in_flight: Arc::clone(&in_flight),
             })
         };
         let mut paths: Vec<(String, MethodRouter, Vec<HttpMethod>)> = Vec::new();
@@ -478,63 +483,69 @@ fn protocol_outcome(status: StatusCode, code: &'static str, message: &str) -> St
     }
 }
 
-/// Runs the method and serializes what it answers; a panic while running it or while
-/// serializing its answer is caught.
-async fn run<T, E, Fut>(call: Fut) -> Ran
+/// Starts and runs the method and serializes what it answers. A panic in the method is
+/// [`Ran::Panicked`] (not recorded); a panic while serializing its answer is a `500` outcome.
+async fn run<T, E, Fut>(start: impl FnOnce() -> Fut) -> Ran
 where
     T: Serialize,
     E: Serialize + RemoteError,
     Fut: Future<Output = Result<T, E>>,
 {
-    let answer = AssertUnwindSafe(async move {
-        let answer = match call.await {
-            Ok(value) => (StatusCode::OK, serde_json::to_vec(&value)),
-            Err(err) if err.network().is_some() => {
-                // A service the implementation depends on failed. That failure belongs to this
-                // server, not to its caller: answer as a gateway, naming nothing upstream.
-                let network = err.network();
-                tracing::warn!(error = ?network, "lfts: the implementation failed with a network error");
-                let timeout = matches!(network, Some(NetworkError::Timeout { .. }));
-                return Err(if timeout {
-                    (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
-                } else {
-                    (StatusCode::BAD_GATEWAY, "upstream_unavailable")
-                });
-            }
-            Err(err) => {
-                let status = StatusCode::from_u16(err.status())
-                    .ok()
-                    .filter(|s| s.is_client_error() || s.is_server_error())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                (status, serde_json::to_vec(&err))
-            }
-        };
-        Ok(answer)
-    })
-    .catch_unwind()
-    .await;
-    match answer {
-        Ok(Err((status, code))) => Ran::Answer(protocol_outcome(
-            status,
-            code,
-            "a service this one depends on failed",
-        )),
-        Ok(Ok((status, Ok(body)))) => Ran::Answer(StoredOutcome {
+    // The method, with the call that starts it, may panic: then nothing is recorded.
+    let Ok(result) = AssertUnwindSafe(async move { start().await })
+        .catch_unwind()
+        .await
+    else {
+        tracing::error!("lfts: the handler panicked");
+        return Ran::Panicked;
+    };
+    let (status, serialized) = match &result {
+        Ok(value) => (
+            StatusCode::OK,
+            std::panic::catch_unwind(AssertUnwindSafe(|| serde_json::to_vec(value))),
+        ),
+        Err(err) if err.network().is_some() => {
+            // A service the implementation depends on failed. That failure belongs to this
+            // server, not to its caller: answer as a gateway, naming nothing upstream.
+            let network = err.network();
+            tracing::warn!(error = ?network, "lfts: the implementation failed with a network error");
+            let (status, code) = if matches!(network, Some(NetworkError::Timeout { .. })) {
+                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+            } else {
+                (StatusCode::BAD_GATEWAY, "upstream_unavailable")
+            };
+            return Ran::Answer(protocol_outcome(
+                status,
+                code,
+                "a service this one depends on failed",
+            ));
+        }
+        Err(err) => (
+            StatusCode::from_u16(err.status())
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            std::panic::catch_unwind(AssertUnwindSafe(|| serde_json::to_vec(err))),
+        ),
+    };
+    match serialized {
+        Ok(Ok(body)) => Ran::Answer(StoredOutcome {
             status: status.as_u16(),
             protocol_error: false,
             body: Bytes::from(body),
         }),
-        Ok(Ok((_, Err(e)))) => {
-            tracing::error!(error = %e, "lfts: the answer cannot be serialized");
+        // The method ran (its effects happened) but its answer cannot be written: that is
+        // its outcome, recorded like any other, so a replay does not run it again.
+        failed => {
+            match failed {
+                Ok(Err(e)) => tracing::error!(error = %e, "lfts: the answer cannot be serialized"),
+                _ => tracing::error!("lfts: serializing the answer panicked"),
+            }
             Ran::Answer(protocol_outcome(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "the service failed to handle the request",
             ))
-        }
-        Err(_) => {
-            tracing::error!("lfts: the handler panicked");
-            Ran::Panicked
         }
     }
 }
@@ -635,14 +646,17 @@ where
         let dedup = match (&route.idempotency, &received.key) {
             (Some(dedup), Some(key)) => Some((
                 dedup,
-                idempotency::digest(&[
-                    info.port.as_bytes(),
-                    received
-                        .caller
-                        .as_deref()
-                        .map_or(b"\0".as_slice(), str::as_bytes),
-                    key.as_bytes(),
-                ]),
+                match received.caller.as_deref() {
+                    Some(caller) => idempotency::digest(&[
+                        info.port.as_bytes(),
+                        b"caller",
+                        caller.as_bytes(),
+                        key.as_bytes(),
+                    ]),
+                    None => {
+                        idempotency::digest(&[info.port.as_bytes(), b"anonymous", key.as_bytes()])
+                    }
+                },
                 idempotency::digest(&[
                     info.name.as_bytes(),
                     parts.uri.path().as_bytes(),
@@ -660,7 +674,10 @@ where
             std::mem::take(&mut parts.headers),
         );
         match dedup {
-            None => context.scope(run(handler(args))).await.into_response(),
+            None => context
+                .scope(run(move || handler(args)))
+                .await
+                .into_response(),
             Some((dedup, key, fingerprint)) => {
                 exactly_once(dedup, key, fingerprint, context, handler, args).await
             }
@@ -676,7 +693,7 @@ where
 
 /// Runs a keyed call at most once: answers a stored outcome, waits for a duplicate in flight,
 /// or runs the method in a task of its own (so that it completes and is recorded even if the
-/// caller goes away) and records what it answered.
+/// caller goes away), renewing its lease while it runs, and records what it answered.
 async fn exactly_once<Args, T, E, F, Fut>(
     dedup: &Dedup,
     key: String,
@@ -693,11 +710,23 @@ where
     Fut: Future<Output = Result<T, E>> + Send + 'static,
 {
     let store = &dedup.store;
-    let wait_until = Instant::now() + dedup.wait;
-    let token = loop {
-        match store.begin(&key, &fingerprint, dedup.lease).await {
-            Ok(Begin::Started { token }) => break token,
+    let token = idempotency::new_token();
+    // A duplicate waits at most the configured time, and never past its caller's deadline.
+    let now = Instant::now();
+    let mut wait_until = now.checked_add(dedup.wait).unwrap_or(now);
+    if let Some(deadline) = context.deadline() {
+        wait_until = wait_until.min(deadline);
+    }
+    // Until the task below owns the key, leaving (an error, or this future dropped while a
+    // `begin` may have been applied) releases whatever this token took.
+    let mut guard = Release {
+        store: Some((Arc::clone(store), key.clone(), token.clone())),
+    };
+    loop {
+        match store.begin(&key, &fingerprint, &token, dedup.lease).await {
+            Ok(Begin::Started) => break,
             Ok(Begin::Completed(outcome)) => {
+                guard.disarm();
                 let mut response = outcome_response(&outcome);
                 response
                     .headers_mut()
@@ -705,6 +734,7 @@ where
                 return response;
             }
             Ok(Begin::Mismatch) => {
+                guard.disarm();
                 return error_response(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "idempotency_key_reused",
@@ -713,6 +743,7 @@ where
             }
             Ok(Begin::InProgress) => {
                 if Instant::now() >= wait_until {
+                    guard.disarm();
                     return error_response(
                         StatusCode::CONFLICT,
                         "idempotency_in_progress",
@@ -723,54 +754,139 @@ where
             }
             Err(e) => {
                 tracing::error!(error = %e, "lfts: the idempotency store failed; refusing the call");
-                let mut response = error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                return retry_later(
                     "idempotency_store_unavailable",
                     "the call cannot be recorded now; try again later",
                 );
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-                return response;
             }
         }
+    }
+    let Ok(permit) = Arc::clone(&dedup.in_flight).try_acquire_owned() else {
+        return retry_later(
+            "overloaded",
+            "too many keyed calls are in progress; try again later",
+        );
     };
+    guard.disarm();
 
     let store = Arc::clone(store);
-    let (ttl, max_outcome_bytes) = (dedup.ttl, dedup.max_outcome_bytes);
-    let task = tokio::spawn(async move {
-        let ran = context.scope(run(handler(args))).await;
-        match &ran {
-            Ran::Answer(outcome) => {
-                let stored = if outcome.body.len() > max_outcome_bytes {
-                    protocol_outcome(
-                        StatusCode::CONFLICT,
-                        "idempotency_outcome_not_stored",
-                        "this call completed, but its answer was too large to keep for a replay",
-                    )
-                } else {
-                    outcome.clone()
-                };
-                if let Err(e) = store.complete(&key, &token, stored, ttl).await {
-                    tracing::error!(
-                        error = %e,
-                        "lfts: the outcome of a keyed call could not be recorded; its key stays \
-                         in flight until its lease ends"
-                    );
+    let (ttl, lease, max_outcome_bytes) = (dedup.ttl, dedup.lease, dedup.max_outcome_bytes);
+    let task = tokio::spawn(
+        async move {
+            let _permit = permit;
+            let call = context.scope(run(move || handler(args)));
+            tokio::pin!(call);
+            let ran = loop {
+                tokio::select! {
+                    ran = &mut call => break ran,
+                    () = tokio::time::sleep(lease / 3) => {
+                        match store.renew(&key, &token, lease).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::error!(
+                                "lfts: a keyed call lost its key while running; a replay may run it again"
+                            ),
+                            Err(e) => tracing::warn!(error = %e, "lfts: a keyed call's lease could not be renewed"),
+                        }
+                    }
+                }
+            };
+            match &ran {
+                Ran::Answer(outcome) => {
+                    let stored = if outcome.body.len() > max_outcome_bytes {
+                        idempotency::NOT_STORED.clone()
+                    } else {
+                        outcome.clone()
+                    };
+                    record(store, key, token, stored, ttl, lease).await;
+                }
+                Ran::Panicked => {
+                    if let Err(e) = store.abandon(&key, &token).await {
+                        tracing::error!(error = %e, "lfts: a panicked call's key could not be released");
+                    }
                 }
             }
-            Ran::Panicked => {
-                if let Err(e) = store.abandon(&key, &token).await {
-                    tracing::error!(error = %e, "lfts: a panicked call's key could not be released");
-                }
-            }
+            ran
         }
-        ran
-    });
+        .in_current_span(),
+    );
     match task.await {
         Ok(ran) => ran.into_response(),
         Err(_) => internal(),
     }
+}
+
+/// Records an outcome; if the store fails, tries again in the background, with a doubling
+/// pause, for as long as the lease would hold the key anyway.
+async fn record(
+    store: Arc<dyn IdempotencyStore>,
+    key: String,
+    token: String,
+    outcome: StoredOutcome,
+    ttl: Duration,
+    lease: Duration,
+) {
+    let first = store.complete(&key, &token, outcome.clone(), ttl).await;
+    let failed = match first {
+        Ok(true) => return,
+        Ok(false) => {
+            tracing::error!(
+                "lfts: a keyed call's outcome came after its key was lost; not recorded"
+            );
+            return;
+        }
+        Err(e) => e,
+    };
+    tracing::warn!(error = %failed, "lfts: the outcome of a keyed call could not be recorded yet");
+    tokio::spawn(
+        async move {
+            let give_up = Instant::now() + lease;
+            let mut pause = Duration::from_millis(100);
+            while Instant::now() + pause < give_up {
+                tokio::time::sleep(pause).await;
+                match store.complete(&key, &token, outcome.clone(), ttl).await {
+                    Ok(_) => return,
+                    Err(_) => pause = pause.saturating_mul(2),
+                }
+            }
+            tracing::error!(
+                "lfts: the outcome of a keyed call could not be recorded; its key stays in flight \
+                 until its lease ends"
+            );
+        }
+        .in_current_span(),
+    );
+}
+
+/// Releases a key taken by `begin` unless disarmed (see [`exactly_once`]).
+struct Release {
+    store: Option<(Arc<dyn IdempotencyStore>, String, String)>,
+}
+
+impl Release {
+    fn disarm(&mut self) {
+        self.store = None;
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some((store, key, token)) = self.store.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = store.abandon(&key, &token).await;
+            });
+        }
+    }
+}
+
+/// A `503` the caller should retry: a protocol error with `retry-after: 1`.
+fn retry_later(code: &'static str, message: &str) -> Response {
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, code, message);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// Reads, merges, validates and decodes the arguments object of a request; also gives the

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Begin, IdempotencyStore, StoreError, StoredOutcome, new_token};
+use super::{Begin, IdempotencyStore, NOT_STORED, StoreError, StoredOutcome};
 
 /// The default bound on keys held (in flight and completed).
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
@@ -23,10 +23,17 @@ const ENTRY_OVERHEAD: usize = 256;
 ///
 /// Bounded: at most [`max_entries`](MemoryStore::max_entries) keys (default 100,000) and
 /// [`max_bytes`](MemoryStore::max_bytes) of outcomes (default 64 MiB, each key counting its
-/// body plus 256 bytes). Past either bound the oldest completed outcomes are evicted first
-/// (a replay of an evicted key runs the method again); calls in flight are never evicted, and
-/// when every entry is in flight a new key is refused with [`StoreError::Full`] (the server
-/// answers `503`). Expired outcomes are dropped as new ones arrive.
+/// body plus 256 bytes).
+/// - Past the byte bound, the oldest outcomes are replaced by a marker first (about 350 bytes
+///   each): a replay of such a key is answered `409 idempotency_outcome_not_stored` and never
+///   runs the method again. Only when markers alone pass the bound are the oldest dropped.
+/// - Past the key bound, the oldest completed keys are dropped (a replay of a dropped key runs
+///   the method again: at the default bound that takes 100,000 newer keys first).
+/// - Calls in flight are never evicted while their lease is renewed; when every entry is in
+///   flight a new key is refused with [`StoreError::Full`] (the server answers `503`).
+///
+/// Expired outcomes are dropped as new ones arrive; calls in flight whose owner stopped
+/// renewing are dropped when the store is full.
 ///
 /// Not shared: replicas behind a load balancer each have their own, and a restart forgets
 /// every key. Use `RedisStore` (feature `redis`) where that matters.
@@ -44,6 +51,8 @@ struct State {
     /// Completed keys in the order they completed, with the sequence number they completed
     /// under (an entry whose number differs was replaced or removed since).
     completed: VecDeque<(String, u64)>,
+    /// The same for outcomes still kept whole (not yet replaced by a marker), oldest first.
+    whole: VecDeque<(String, u64)>,
     bytes: usize,
     seq: u64,
 }
@@ -60,6 +69,10 @@ enum Record {
 }
 
 impl Entry {
+    fn owned_by(&self, token: &str) -> bool {
+        matches!(&self.record, Record::InFlight { token: t, .. } if t == token)
+    }
+
     fn cost(&self) -> usize {
         match &self.record {
             Record::InFlight { .. } => 0,
@@ -120,6 +133,7 @@ impl MemoryStore {
         &self,
         key: &str,
         fingerprint: &str,
+        token: &str,
         lease: Duration,
     ) -> Result<Begin, StoreError> {
         let now = Instant::now();
@@ -130,6 +144,7 @@ impl MemoryStore {
                     return Ok(Begin::Mismatch);
                 }
                 return Ok(match &entry.record {
+                    Record::InFlight { token: t, .. } if t == token => Begin::Started,
                     Record::InFlight { .. } => Begin::InProgress,
                     Record::Done { outcome, .. } => Begin::Completed(outcome.clone()),
                 });
@@ -138,73 +153,81 @@ impl MemoryStore {
         }
         state.drop_expired(now);
         while state.map.len() >= self.max_entries {
-            if !state.evict_oldest() {
+            if !state.evict_oldest() && !state.drop_expired_in_flight(now) {
                 return Err(StoreError::Full);
             }
         }
-        let token = new_token();
-        let until = now
-            .checked_add(lease)
-            .unwrap_or(now + Duration::from_secs(86_400));
         state.map.insert(
             key.to_owned(),
             Entry {
                 fingerprint: fingerprint.to_owned(),
-                until,
+                until: later(now, lease),
                 record: Record::InFlight {
-                    token: token.clone(),
+                    token: token.to_owned(),
                     notify: Arc::new(Notify::new()),
                 },
             },
         );
-        Ok(Begin::Started { token })
+        Ok(Begin::Started)
     }
 
-    fn complete_now(&self, key: &str, token: &str, outcome: StoredOutcome, ttl: Duration) {
+    fn renew_now(&self, key: &str, token: &str, lease: Duration) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        match state.map.get_mut(key) {
+            Some(entry) if entry.until > now && entry.owned_by(token) => {
+                entry.until = later(now, lease);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn complete_now(&self, key: &str, token: &str, outcome: StoredOutcome, ttl: Duration) -> bool {
         let now = Instant::now();
         let mut state = self.lock();
         let seq = state.seq + 1;
         let notify = match state.map.get_mut(key) {
-            Some(entry) => match &entry.record {
-                Record::InFlight { token: t, notify } if t == token => {
-                    let notify = Arc::clone(notify);
-                    entry.record = Record::Done { outcome, seq };
-                    entry.until = now
-                        .checked_add(ttl)
-                        .unwrap_or(now + Duration::from_secs(86_400 * 365));
-                    notify
-                }
-                _ => return,
-            },
-            None => return,
+            Some(entry) if entry.owned_by(token) => {
+                let Record::InFlight { notify, .. } =
+                    std::mem::replace(&mut entry.record, Record::Done { outcome, seq })
+                else {
+                    return false;
+                };
+                entry.until = later(now, ttl);
+                notify
+            }
+            _ => return false,
         };
         state.seq = seq;
         let cost = state.map.get(key).map_or(0, Entry::cost);
         state.bytes += cost;
         state.completed.push_back((key.to_owned(), seq));
+        state.whole.push_back((key.to_owned(), seq));
         if state.completed.len() > 2 * self.max_entries {
             // Keys removed on lookup (expired under a shorter TTL) leave stale positions
-            // behind; keep the queue within a bound of the map.
-            let State { map, completed, .. } = &mut *state;
-            completed.retain(|(k, s)| {
+            // behind; keep the queues within a bound of the map.
+            let State {
+                map,
+                completed,
+                whole,
+                ..
+            } = &mut *state;
+            let current = |(k, s): &(String, u64)| {
                 matches!(map.get(k).map(|e| &e.record), Some(Record::Done { seq, .. }) if seq == s)
-            });
+            };
+            completed.retain(current);
+            whole.retain(current);
         }
-        while state.bytes > self.max_bytes {
-            if !state.evict_oldest() {
-                break;
-            }
-        }
+        state.shrink_to(self.max_bytes);
         drop(state);
         notify.notify_waiters();
+        true
     }
 
     fn abandon_now(&self, key: &str, token: &str) {
         let mut state = self.lock();
-        let owned = matches!(
-            state.map.get(key).map(|e| &e.record),
-            Some(Record::InFlight { token: t, .. }) if t == token
-        );
+        let owned = state.map.get(key).is_some_and(|e| e.owned_by(token));
         if owned && let Some(entry) = state.remove(key) {
             drop(state);
             if let Record::InFlight { notify, .. } = entry.record {
@@ -220,6 +243,13 @@ impl MemoryStore {
             _ => None,
         }
     }
+}
+
+/// `now + span`, or far ahead when that overflows the clock.
+fn later(now: Instant, span: Duration) -> Instant {
+    now.checked_add(span)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+        .unwrap_or(now)
 }
 
 impl State {
@@ -256,6 +286,42 @@ impl State {
         }
     }
 
+    /// Brings the bytes held under `max`: the oldest whole outcomes first become markers (a
+    /// replay of one is answered `409 idempotency_outcome_not_stored`, never run again); only
+    /// when markers alone pass the bound are the oldest keys dropped.
+    fn shrink_to(&mut self, max: usize) {
+        while self.bytes > max {
+            let Some((key, seq)) = self.whole.pop_front() else {
+                break;
+            };
+            if !self.is_current(&key, seq) {
+                continue;
+            }
+            if let Some(entry) = self.map.get_mut(&key) {
+                let before = entry.cost();
+                if let Record::Done { outcome, .. } = &mut entry.record {
+                    *outcome = NOT_STORED.clone();
+                }
+                let after = entry.cost();
+                self.bytes = self.bytes.saturating_sub(before) + after;
+            }
+        }
+        while self.bytes > max {
+            if !self.evict_oldest() {
+                break;
+            }
+        }
+    }
+
+    /// Drops calls in flight whose lease ended without a renewal (their owner is gone); `false`
+    /// when there was none. A scan of every key, so only done when the store is full.
+    fn drop_expired_in_flight(&mut self, now: Instant) -> bool {
+        let before = self.map.len();
+        self.map
+            .retain(|_, e| !(matches!(e.record, Record::InFlight { .. }) && e.until <= now));
+        self.map.len() < before
+    }
+
     /// Evicts the oldest completed outcome; `false` when there is none.
     fn evict_oldest(&mut self) -> bool {
         while let Some((key, seq)) = self.completed.pop_front() {
@@ -273,10 +339,21 @@ impl IdempotencyStore for MemoryStore {
         &'a self,
         key: &'a str,
         fingerprint: &'a str,
+        token: &'a str,
         lease: Duration,
     ) -> BoxFuture<'a, Result<Begin, StoreError>> {
-        let result = self.begin_now(key, fingerprint, lease);
+        let result = self.begin_now(key, fingerprint, token, lease);
         Box::pin(async move { result })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let renewed = self.renew_now(key, token, lease);
+        Box::pin(async move { Ok(renewed) })
     }
 
     fn complete<'a>(
@@ -285,9 +362,9 @@ impl IdempotencyStore for MemoryStore {
         token: &'a str,
         outcome: StoredOutcome,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.complete_now(key, token, outcome, ttl);
-        Box::pin(async { Ok(()) })
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let recorded = self.complete_now(key, token, outcome, ttl);
+        Box::pin(async move { Ok(recorded) })
     }
 
     fn abandon<'a>(
@@ -354,8 +431,9 @@ mod tests {
     }
 
     fn started(store: &MemoryStore, key: &str) -> String {
-        match store.begin_now(key, "fp", LEASE) {
-            Ok(Begin::Started { token }) => token,
+        let token = super::super::new_token();
+        match store.begin_now(key, "fp", &token, LEASE) {
+            Ok(Begin::Started) => token,
             other => panic!("expected Started, got {other:?}"),
         }
     }
@@ -364,17 +442,29 @@ mod tests {
     async fn begin_complete_replay() {
         let store = MemoryStore::new();
         let token = started(&store, "k");
-        assert_eq!(store.begin_now("k", "fp", LEASE), Ok(Begin::InProgress));
-        assert_eq!(store.begin_now("k", "other", LEASE), Ok(Begin::Mismatch));
+        assert_eq!(
+            store.begin_now("k", "fp", "t", LEASE),
+            Ok(Begin::InProgress)
+        );
+        assert_eq!(
+            store.begin_now("k", "other", "t", LEASE),
+            Ok(Begin::Mismatch)
+        );
         // A stranger's token changes nothing.
         store.complete_now("k", "not-the-token", outcome("x"), TTL);
-        assert_eq!(store.begin_now("k", "fp", LEASE), Ok(Begin::InProgress));
+        assert_eq!(
+            store.begin_now("k", "fp", "t", LEASE),
+            Ok(Begin::InProgress)
+        );
         store.complete_now("k", &token, outcome("{\"id\":1}"), TTL);
         assert_eq!(
-            store.begin_now("k", "fp", LEASE),
+            store.begin_now("k", "fp", "t", LEASE),
             Ok(Begin::Completed(outcome("{\"id\":1}")))
         );
-        assert_eq!(store.begin_now("k", "other", LEASE), Ok(Begin::Mismatch));
+        assert_eq!(
+            store.begin_now("k", "other", "t", LEASE),
+            Ok(Begin::Mismatch)
+        );
         assert_eq!(store.bytes(), ENTRY_OVERHEAD + 8);
     }
 
@@ -413,7 +503,7 @@ mod tests {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 store.changed("k").await;
-                store.begin_now("k", "fp", LEASE)
+                store.begin_now("k", "fp", "t", LEASE)
             })
         };
         tokio::task::yield_now().await;
@@ -434,7 +524,7 @@ mod tests {
         // "a" was the oldest: evicted, so it starts again.
         started(&store, "a");
         assert_eq!(
-            store.begin_now("d", "fp", LEASE),
+            store.begin_now("d", "fp", "t", LEASE),
             Ok(Begin::Completed(outcome("1")))
         );
 
@@ -452,8 +542,14 @@ mod tests {
         let store = MemoryStore::new().max_entries(2);
         started(&store, "a");
         started(&store, "b");
-        assert_eq!(store.begin_now("c", "fp", LEASE), Err(StoreError::Full));
-        assert_eq!(store.begin_now("a", "fp", LEASE), Ok(Begin::InProgress));
+        assert_eq!(
+            store.begin_now("c", "fp", "t", LEASE),
+            Err(StoreError::Full)
+        );
+        assert_eq!(
+            store.begin_now("a", "fp", "t", LEASE),
+            Ok(Begin::InProgress)
+        );
     }
 
     #[tokio::test(start_paused = true)]

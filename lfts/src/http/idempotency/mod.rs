@@ -13,28 +13,41 @@
 //! | used with other arguments | `422 idempotency_key_reused` |
 //! | malformed (empty, over 255 bytes, not visible ASCII) | `400 invalid_idempotency_key` |
 //!
-//! - What is stored: every outcome the method produced (a value, a domain error, a result that
-//!   failed to serialize). Outcomes that never reached the method (`400`, `401`, `413`, `415`)
-//!   are not stored. A **panic is not stored**: the key is released and a replay runs the
-//!   method again. An outcome larger than [`max_outcome_bytes`](Idempotency::max_outcome_bytes)
-//!   (default 1 MiB) is not stored either; a marker is, so that a replay answers `409
-//!   idempotency_outcome_not_stored` rather than run the method twice.
+//! - What is stored: every outcome the method produced (a value, a domain error, a `502`/`504`
+//!   for a service it depends on, an answer that failed, or panicked, while being serialized:
+//!   the method's effects happened, so a replay must not repeat them). Outcomes that never
+//!   reached the method (`400`, `401`, `413`, `415`, `503`) are not stored. A **panic in the
+//!   method is not stored**: the key is released and a replay runs the method again. An outcome
+//!   larger than [`max_outcome_bytes`](Idempotency::max_outcome_bytes) (default 1 MiB) is not
+//!   stored either; a marker is, so that a replay answers `409 idempotency_outcome_not_stored`
+//!   rather than run the method twice.
 //! - Once started, a keyed call runs to completion in its own task and its outcome is stored
-//!   even if the caller disconnects, so the caller's retry finds it.
+//!   even if the caller disconnects, so the caller's retry finds it. At most
+//!   [`max_in_flight`](Idempotency::max_in_flight) such tasks (default 1,024 per router) run
+//!   at once; past that a keyed call is `503 overloaded`, without running.
 //! - Keys are scoped by port and by the caller's identity (the auth hook's), so one caller can
-//!   neither read nor block another's outcomes. The store sees only a SHA-256 of the scope and
-//!   key, so its memory per key is fixed however long the key.
-//! - Outcomes expire after [`ttl`](Idempotency::ttl) (default 24 h). A call still in flight
-//!   holds its key for at most [`lease`](Idempotency::lease) (default 5 min): past that, a
-//!   replica that crashed mid-call no longer blocks the key, and a replay runs the method.
+//!   neither read nor block another's outcomes. **Without an auth hook every caller shares
+//!   one namespace**: a key is then a secret between a client and the server, and clients must
+//!   make keys no one else can guess (the random UUIDs [`Retry`](crate::resilience::Retry)
+//!   makes are). The store sees only a SHA-256 of the scope and key, so its memory per key is
+//!   fixed however long the key.
+//! - Outcomes expire after [`ttl`](Idempotency::ttl) (default 24 h). A call in flight holds
+//!   its key while its lease is renewed (every third of [`lease`](Idempotency::lease), default
+//!   5 min, while the method runs), so a long call keeps its key; a replica that crashed
+//!   mid-call stops renewing, and after one lease a replay runs the method.
+//! - The token that owns a key is made before the store is asked, so a `begin` whose answer
+//!   was lost (a store timeout) is undone rather than leaving the key blocked.
 //! - A call without a key runs as before. [`Idempotency::off`] turns the whole mechanism off,
 //!   for a server or one method.
 //! - **The store is down** (an [`IdempotencyStore`] answers an error): the server fails closed,
 //!   `503 idempotency_store_unavailable`, without running the method. A client sees
 //!   `http_error{status: 503}`, which is transient, so a retry layer tries again; no work is
 //!   done that could not be recorded. If the store fails only when the outcome is recorded,
-//!   the caller still gets its answer, the failure is logged at `error` level, and the key
-//!   stays in flight until its lease ends.
+//!   the caller still gets its answer, the server keeps trying to record it in the background
+//!   (with a doubling pause, for up to one lease), and logs an error if it never can; the key
+//!   then stays in flight until its lease ends, after which a replay runs the method again.
+//! - A Redis used as the store must not evict keys on its own (`maxmemory-policy
+//!   noeviction`): an evicted in-flight record lets a duplicate run.
 //!
 //! Stores: [`MemoryStore`] (the default, one per router, bounded and lost on restart) and,
 //! with the `redis` feature, `RedisStore`, which replicas behind a load balancer share.
@@ -62,6 +75,8 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 /// The default largest outcome body stored.
 pub const DEFAULT_MAX_OUTCOME_BYTES: usize = 1024 * 1024;
+/// The default bound on keyed calls running at once, per router.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// The longest idempotency key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 255;
 
@@ -77,17 +92,24 @@ pub struct StoredOutcome {
     pub body: Bytes,
 }
 
+/// The marker stored instead of an outcome that is not kept (too large, or evicted under
+/// memory pressure): a replay gets `409 idempotency_outcome_not_stored`, never a second run.
+pub(crate) static NOT_STORED: StoredOutcome = StoredOutcome {
+    status: 409,
+    protocol_error: true,
+    body: Bytes::from_static(
+        br#"{"error":"idempotency_outcome_not_stored","message":"this call completed, but its answer was not kept for a replay"}"#,
+    ),
+};
+
 /// What [`IdempotencyStore::begin`] found under a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Begin {
-    /// Nothing: the key is now in flight, owned by this call until its lease ends. The owner
-    /// finishes with [`complete`](IdempotencyStore::complete) or
-    /// [`abandon`](IdempotencyStore::abandon), passing `token`.
-    Started {
-        /// Proves ownership of the in-flight record.
-        token: String,
-    },
+    /// Nothing: the key is now in flight, owned by the caller's token until its lease ends.
+    /// The owner keeps it with [`renew`](IdempotencyStore::renew) and finishes with
+    /// [`complete`](IdempotencyStore::complete) or [`abandon`](IdempotencyStore::abandon).
+    Started,
     /// A completed call with the same fingerprint: its outcome.
     Completed(StoredOutcome),
     /// A call with the same fingerprint is in flight.
@@ -126,27 +148,41 @@ impl std::error::Error for StoreError {}
 /// `Arc<dyn IdempotencyStore>`.
 ///
 /// `key` is an opaque fixed-length string (a hash of the port, the caller and the client's
-/// key); `fingerprint` is a hash of the method and its arguments. Every operation on one key
-/// must be atomic with respect to the others: two concurrent `begin`s of a new key give one
-/// `Started` and one `InProgress`, whichever replica they run on.
+/// key); `fingerprint` is a hash of the method and its arguments; `token` is a random string
+/// the server makes for each call before `begin`, so that a `begin` whose answer was lost (a
+/// timeout) can still be undone with `abandon`. Every operation on one key must be atomic with
+/// respect to the others: two concurrent `begin`s of a new key give one `Started` and one
+/// `InProgress`, whichever replica they run on; a `begin` repeated with the same token gives
+/// `Started` again.
 pub trait IdempotencyStore: Send + Sync + 'static {
-    /// Looks `key` up and, if it is free, marks it in flight for `lease`.
+    /// Looks `key` up and, if it is free, marks it in flight, owned by `token`, for `lease`.
     fn begin<'a>(
         &'a self,
         key: &'a str,
         fingerprint: &'a str,
+        token: &'a str,
         lease: Duration,
     ) -> BoxFuture<'a, Result<Begin, StoreError>>;
 
-    /// Records the outcome of the call that owns `key` (`token` from [`Begin::Started`]),
-    /// kept for `ttl`. A token that no longer owns the key (its lease ended) changes nothing.
+    /// Extends the lease of the call that owns `key` to `lease` from now; `false` when `token`
+    /// no longer owns it. The server renews while the method runs, so a call that runs longer
+    /// than one lease never loses its key.
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Records the outcome of the call that owns `key`, kept for `ttl`; `false` (and nothing
+    /// changes) when `token` no longer owns the key.
     fn complete<'a>(
         &'a self,
         key: &'a str,
         token: &'a str,
         outcome: StoredOutcome,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Releases `key` without an outcome (the call panicked), so that a replay runs it again.
     fn abandon<'a>(&'a self, key: &'a str, token: &'a str)
@@ -184,6 +220,7 @@ pub struct Idempotency {
     pub(crate) lease: Duration,
     pub(crate) wait: Duration,
     pub(crate) max_outcome_bytes: usize,
+    pub(crate) max_in_flight: usize,
 }
 
 impl Default for Idempotency {
@@ -203,6 +240,7 @@ impl Idempotency {
             lease: DEFAULT_LEASE,
             wait: DEFAULT_WAIT,
             max_outcome_bytes: DEFAULT_MAX_OUTCOME_BYTES,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 
@@ -231,10 +269,12 @@ impl Idempotency {
         self
     }
 
-    /// How long a call in flight holds its key (default 5 min); set it above the longest a
-    /// method runs.
+    /// How long a call in flight holds its key without a sign of life (default 5 min, at
+    /// least 1 s). The server renews it every third of a lease while the method runs, so the
+    /// lease bounds how long a replica that crashed mid-call blocks the key, not how long a
+    /// method may run.
     pub fn lease(mut self, lease: Duration) -> Idempotency {
-        self.lease = lease;
+        self.lease = lease.max(Duration::from_secs(1));
         self
     }
 
@@ -249,6 +289,15 @@ impl Idempotency {
     /// [module docs](self)).
     pub fn max_outcome_bytes(mut self, bytes: usize) -> Idempotency {
         self.max_outcome_bytes = bytes;
+        self
+    }
+
+    /// The most keyed calls of one router running at once (default 1,024); past it a new
+    /// keyed call is answered `503 overloaded` with `retry-after: 1`, without running. Keyed
+    /// calls run in tasks of their own that finish even when their caller goes away, so this
+    /// bounds them where a server's own concurrency limit cannot.
+    pub fn max_in_flight(mut self, calls: usize) -> Idempotency {
+        self.max_in_flight = calls;
         self
     }
 
@@ -267,6 +316,7 @@ impl fmt::Debug for Idempotency {
             .field("lease", &self.lease)
             .field("wait", &self.wait)
             .field("max_outcome_bytes", &self.max_outcome_bytes)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }

@@ -74,6 +74,20 @@ return 1
     ))
 });
 
+/// `KEYS[1]` the key, `ARGV[1]` the token, `ARGV[2]` the lease in ms. Returns 1 if the lease
+/// was extended, 0 if the token no longer owns the key.
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{OWNED}
+if owned(redis.call('GET', KEYS[1]), ARGV[1]) == nil then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"
+    ))
+});
+
 /// `KEYS[1]` the key, `ARGV[1]` the token. Returns 1 if the key was released, 0 if the token
 /// no longer owns it.
 static ABANDON: LazyLock<Script> = LazyLock::new(|| {
@@ -253,18 +267,18 @@ impl IdempotencyStore for RedisStore {
         &'a self,
         key: &'a str,
         fingerprint: &'a str,
+        token: &'a str,
         lease: Duration,
     ) -> BoxFuture<'a, Result<Begin, StoreError>> {
         Box::pin(async move {
-            let token = super::new_token();
             let mut invocation = BEGIN.prepare_invoke();
             invocation
                 .key(self.key(key))
-                .arg(in_flight_record(fingerprint, &token))
+                .arg(in_flight_record(fingerprint, token))
                 .arg(expiry_ms(lease));
             let found: Option<Vec<u8>> = self.run("begin", invocation).await?;
             match found {
-                None => Ok(Begin::Started { token }),
+                None => Ok(Begin::Started),
                 Some(record) => classify(Bytes::from(record), fingerprint),
             }
         })
@@ -276,10 +290,10 @@ impl IdempotencyStore for RedisStore {
         token: &'a str,
         outcome: StoredOutcome,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             if token.is_empty() {
-                return Ok(());
+                return Ok(false);
             }
             let mut invocation = COMPLETE.prepare_invoke();
             invocation
@@ -287,8 +301,28 @@ impl IdempotencyStore for RedisStore {
                 .arg(token)
                 .arg(outcome_part(&outcome)?)
                 .arg(expiry_ms(ttl));
-            let _recorded: i64 = self.run("complete", invocation).await?;
-            Ok(())
+            let recorded: i64 = self.run("complete", invocation).await?;
+            Ok(recorded == 1)
+        })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            if token.is_empty() {
+                return Ok(false);
+            }
+            let mut invocation = RENEW.prepare_invoke();
+            invocation
+                .key(self.key(key))
+                .arg(token)
+                .arg(expiry_ms(lease));
+            let renewed: i64 = self.run("renew", invocation).await?;
+            Ok(renewed == 1)
         })
     }
 
