@@ -36,7 +36,11 @@ pub use crate::port::ContractReport;
 /// The router type a port server produces (axum's).
 pub use axum::Router;
 pub use client::Client;
-pub use serve::{ServerHandle, serve};
+pub use serve::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_WRITE_TIMEOUT, ServerConfig, ServerHandle, serve, serve_with,
+};
 pub use server::{PortRouter, json_fallback};
 pub use wire::{
     FINGERPRINT, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, PROTOCOL_ERROR, TIMEOUT_MS, TRACEPARENT,

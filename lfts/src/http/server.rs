@@ -4,7 +4,9 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{self, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -771,7 +773,9 @@ where
 
     let store = Arc::clone(store);
     let (ttl, lease, max_outcome_bytes) = (dedup.ttl, dedup.lease, dedup.max_outcome_bytes);
-    let task = tokio::spawn(
+    // Runs in this request's task (no spawn on the way), and moves to a task of its own only
+    // if the request is dropped first (the caller went away), so it still completes.
+    let call = Detached::new(
         async move {
             let _permit = permit;
             let call = context.scope(run(move || handler(args)));
@@ -809,9 +813,43 @@ where
         }
         .in_current_span(),
     );
-    match task.await {
-        Ok(ran) => ran.into_response(),
-        Err(_) => internal(),
+    call.await.into_response()
+}
+
+/// A future that finishes even when dropped: polled in place, and on drop before completion
+/// handed to the runtime to finish in the background.
+struct Detached<F: Future<Output = Ran> + Send + 'static> {
+    future: Option<Pin<Box<F>>>,
+}
+
+impl<F: Future<Output = Ran> + Send + 'static> Detached<F> {
+    fn new(future: F) -> Detached<F> {
+        Detached {
+            future: Some(Box::pin(future)),
+        }
+    }
+}
+
+impl<F: Future<Output = Ran> + Send + 'static> Future for Detached<F> {
+    type Output = Ran;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Ran> {
+        let Some(future) = self.future.as_mut() else {
+            return Poll::Ready(Ran::Panicked);
+        };
+        let ran = std::task::ready!(future.as_mut().poll(cx));
+        self.future = None;
+        Poll::Ready(ran)
+    }
+}
+
+impl<F: Future<Output = Ran> + Send + 'static> Drop for Detached<F> {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(future);
+        }
     }
 }
 
@@ -1069,4 +1107,33 @@ fn is_length_limit(e: &axum::Error) -> bool {
         source = err.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_detached_call_finishes_after_its_request_is_dropped() {
+        let done = Arc::new(AtomicBool::new(false));
+        let call = Detached::new({
+            let done = Arc::clone(&done);
+            async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                done.store(true, Ordering::SeqCst);
+                Ran::Panicked
+            }
+        });
+        // The request gives up after 10 ms: its future, and the call with it, is dropped.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), call)
+                .await
+                .is_err()
+        );
+        assert!(!done.load(Ordering::SeqCst));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(done.load(Ordering::SeqCst));
+    }
 }
