@@ -424,6 +424,25 @@ fn fingerprints_are_stable_and_distinct() {
 }
 
 #[test]
+fn wire_fingerprints_survive_both_encodings() {
+    for schema in zoo() {
+        let wire = schema.wire_fingerprint();
+        assert_ne!(wire, schema.fingerprint(), "{schema}");
+        let decoded = TypeObject::from_bytes(&schema.to_bytes()).expect("decodes");
+        assert_eq!(decoded.wire_fingerprint(), wire, "{schema}");
+        let decoded = TypeObject::from_json(&schema.to_json()).expect("decodes");
+        assert_eq!(decoded.wire_fingerprint(), wire, "{schema}");
+    }
+    // Pinned, like the full fingerprint: a change here changes every published
+    // `wireFingerprint`, so old and new builds would report drift against each other.
+    let small = TypeObject::from_parts(Node::Ref(DefId(0)), vec![tree_def()]);
+    assert_eq!(
+        small.wire_fingerprint().to_string(),
+        "3172874cdf962bde9ebcc102fc7a495eecccc8f255558e82e3f839cfe475669d"
+    );
+}
+
+#[test]
 fn display_snapshot() {
     let schema = TypeObject::from_parts(
         Node::Object(Object {

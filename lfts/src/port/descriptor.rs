@@ -1,5 +1,20 @@
-//! [`PortDescriptor`]: the schema of a whole port, its fingerprint, its JSON form, and the
+//! [`PortDescriptor`]: the schema of a whole port, its fingerprints, its JSON form, and the
 //! [`ContractDiff`] between two versions of it.
+//!
+//! # Two fingerprints
+//!
+//! - The **fingerprint** ([`PortDescriptor::fingerprint`], [`TypeObject::fingerprint`]) is the
+//!   SHA-256 of the schema's binary encoding: it identifies one exact schema version,
+//!   documentation, brand names and Rust type names included.
+//! - The **wire fingerprint** ([`PortDescriptor::wire_fingerprint`],
+//!   [`TypeObject::wire_fingerprint`]) hashes only what the JSON on the wire and its validation
+//!   depend on (see [`schema::wire`](crate::schema::wire)): rewording a doc comment or renaming
+//!   a Rust type keeps it, any change of wire names, required flags, tagging, number kinds,
+//!   refinements or structure changes it.
+//!
+//! Contract comparison ([`PortDescriptor::diff`], [`ContractDiff::fingerprints_match`], and so
+//! a client's `check_contract`) uses the wire fingerprints, so that only a change of the wire
+//! is drift.
 
 use std::fmt;
 
@@ -14,6 +29,11 @@ fn fingerprint_hex(schema: &TypeObject) -> String {
     schema.fingerprint().to_string()
 }
 
+/// The schema's wire fingerprint as lowercase hex.
+fn wire_fingerprint_hex(schema: &TypeObject) -> String {
+    schema.wire_fingerprint().to_string()
+}
+
 /// One method of a [`PortDescriptor`]: its [`MethodInfo`] and the schemas of its arguments
 /// object, success type and error type.
 #[derive(Debug)]
@@ -23,6 +43,7 @@ pub struct MethodDescriptor {
     ok: &'static TypeObject,
     err: &'static TypeObject,
     fingerprints: MethodFingerprints,
+    wire_fingerprints: MethodFingerprints,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,6 +86,7 @@ impl MethodDescriptor {
             "idempotent": self.info.idempotent,
             "http": self.info.http.map(|h| json!({"method": h.method.as_str(), "path": h.path})),
             "fingerprints": self.fingerprints,
+            "wireFingerprints": self.wire_fingerprints,
         })
     }
 }
@@ -86,6 +108,7 @@ impl MethodDescriptor {
 /// assert_eq!(d.name(), "Health");
 /// assert_eq!(d.methods().len(), 1);
 /// assert_eq!(d.fingerprint().len(), 64);
+/// assert_eq!(d.wire_fingerprint().len(), 64);
 /// assert!(d.diff(&d.to_json()).is_empty());
 /// ```
 #[derive(Debug)]
@@ -95,6 +118,8 @@ pub struct PortDescriptor {
     type_object: TypeObject,
     fingerprint: Fingerprint,
     fingerprint_hex: String,
+    wire_fingerprint: Fingerprint,
+    wire_fingerprint_hex: String,
     json: Value,
 }
 
@@ -130,8 +155,10 @@ impl PortDescriptor {
 
     /// The fingerprint of [`type_object`](PortDescriptor::type_object) (the SHA-256 of its
     /// binary encoding), as lowercase hex, the form it takes in the descriptor JSON and the
-    /// `x-lfts-fingerprint` header: two builds agree on it exactly when they agree on the
-    /// contract.
+    /// `x-lfts-fingerprint` header. It identifies one exact version of the port's schema:
+    /// two builds agree on it exactly when their schemas are identical, documentation and
+    /// Rust type names included. To decide whether two builds can talk to each other, compare
+    /// [`wire_fingerprint`](PortDescriptor::wire_fingerprint)s instead.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint_hex
     }
@@ -141,14 +168,35 @@ impl PortDescriptor {
         self.fingerprint
     }
 
+    /// The [wire fingerprint](TypeObject::wire_fingerprint) of
+    /// [`type_object`](PortDescriptor::type_object), as lowercase hex (`"wireFingerprint"` in
+    /// the descriptor JSON): it covers the port and method names, parameters, idempotency,
+    /// REST mappings and everything in the argument, success and error schemas that shapes
+    /// their JSON, and ignores documentation, brand names, Rust type names and the order of
+    /// the definition table. Two builds agree on it exactly when they agree on the contract.
+    pub fn wire_fingerprint(&self) -> &str {
+        &self.wire_fingerprint_hex
+    }
+
+    /// The wire fingerprint as a [`Fingerprint`] value.
+    pub fn wire_fingerprint_value(&self) -> Fingerprint {
+        self.wire_fingerprint
+    }
+
     /// The descriptor as a server publishes it at `GET /{Port}`:
     ///
     /// ```json
-    /// {"port": "UserService", "fingerprint": "…", "bytecode": […], "jsonSchema": {…},
+    /// {"port": "UserService", "fingerprint": "…", "wireFingerprint": "…",
+    ///  "bytecode": […], "jsonSchema": {…},
     ///  "methods": [{"name": "get_user", "params": ["id"], "idempotent": true,
     ///               "http": {"method": "GET", "path": "/users/{id}"},
-    ///               "fingerprints": {"args": "…", "ok": "…", "err": "…"}}]}
+    ///               "fingerprints": {"args": "…", "ok": "…", "err": "…"},
+    ///               "wireFingerprints": {"args": "…", "ok": "…", "err": "…"}}]}
     /// ```
+    ///
+    /// `fingerprint` and `fingerprints` are the exact-version fingerprints;
+    /// `wireFingerprint` and `wireFingerprints` the [wire](PortDescriptor::wire_fingerprint)
+    /// ones that contract comparison uses.
     pub fn to_json(&self) -> Value {
         self.json.clone()
     }
@@ -160,8 +208,14 @@ impl PortDescriptor {
 
     /// What differs between this descriptor and another one in its JSON form (typically the
     /// remote side's `GET /{Port}`): methods missing on either side, and methods whose
-    /// parameters, argument/success/error schemas, idempotency or REST mapping differ
-    /// (schemas are compared by fingerprint).
+    /// parameter names, argument/success/error schemas, idempotency or REST mapping differ.
+    ///
+    /// Only the wire counts: schemas are compared by [wire
+    /// fingerprint](PortDescriptor::wire_fingerprint) (`"wireFingerprints"`), so a reworded
+    /// doc comment or a renamed Rust type is not a difference, and parameters are compared as
+    /// a set of names (the arguments travel as a JSON object). A remote document from a
+    /// version of lfts that publishes no wire fingerprints is compared by its exact
+    /// `"fingerprints"`, which may report documentation changes as differences.
     pub fn diff(&self, other: &Value) -> ContractDiff {
         let remote_methods: Vec<&Value> = other
             .get("methods")
@@ -176,6 +230,11 @@ impl PortDescriptor {
             local_fingerprint: self.fingerprint_hex.clone(),
             remote_fingerprint: other
                 .get("fingerprint")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            local_wire_fingerprint: self.wire_fingerprint_hex.clone(),
+            remote_wire_fingerprint: other
+                .get("wireFingerprint")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             missing_remote: Vec::new(),
@@ -194,11 +253,17 @@ impl PortDescriptor {
             let local_json = local.to_json();
             let mut parts = Vec::new();
             let differs = |key: &str| local_json.get(key) != remote.get(key);
-            let fp_differs = |key: &str| {
-                local_json.get("fingerprints").and_then(|f| f.get(key))
-                    != remote.get("fingerprints").and_then(|f| f.get(key))
+            // Wire fingerprints when the remote side publishes them, else the exact ones.
+            let fingerprints = if remote.get("wireFingerprints").is_some() {
+                "wireFingerprints"
+            } else {
+                "fingerprints"
             };
-            if differs("params") {
+            let fp_differs = |key: &str| {
+                local_json.get(fingerprints).and_then(|f| f.get(key))
+                    != remote.get(fingerprints).and_then(|f| f.get(key))
+            };
+            if param_names(local_json.get("params")) != param_names(remote.get("params")) {
                 parts.push(MethodPart::Params);
             }
             if fp_differs("args") {
@@ -232,6 +297,19 @@ impl PortDescriptor {
         }
         diff
     }
+}
+
+/// A method's parameter names as a sorted set (`None` when `params` is not an array of
+/// strings), so that reordering parameters, which does not change the arguments object on
+/// the wire, is not a difference.
+fn param_names(params: Option<&Value>) -> Option<Vec<&str>> {
+    let mut names = params?
+        .as_array()?
+        .iter()
+        .map(Value::as_str)
+        .collect::<Option<Vec<&str>>>()?;
+    names.sort_unstable();
+    Some(names)
 }
 
 /// Builds a [`PortDescriptor`]; see [`PortDescriptor::builder`].
@@ -323,6 +401,11 @@ impl PortDescriptorBuilder {
                     ok: fingerprint_hex(p.ok),
                     err: fingerprint_hex(p.err),
                 },
+                wire_fingerprints: MethodFingerprints {
+                    args: wire_fingerprint_hex(p.args),
+                    ok: wire_fingerprint_hex(p.ok),
+                    err: wire_fingerprint_hex(p.err),
+                },
             });
         }
         let type_object = TypeObject::from_parts(
@@ -334,9 +417,12 @@ impl PortDescriptorBuilder {
         );
         let fingerprint = type_object.fingerprint();
         let fingerprint_hex = fingerprint.to_string();
+        let wire_fingerprint = type_object.wire_fingerprint();
+        let wire_fingerprint_hex = wire_fingerprint.to_string();
         let json = json!({
             "port": self.name,
             "fingerprint": fingerprint_hex,
+            "wireFingerprint": wire_fingerprint_hex,
             "bytecode": type_object.to_json(),
             "jsonSchema": type_object.to_json_schema(),
             "methods": methods.iter().map(MethodDescriptor::to_json).collect::<Vec<_>>(),
@@ -347,6 +433,8 @@ impl PortDescriptorBuilder {
             type_object,
             fingerprint,
             fingerprint_hex,
+            wire_fingerprint,
+            wire_fingerprint_hex,
             json,
         }
     }
@@ -356,7 +444,8 @@ impl PortDescriptorBuilder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MethodPart {
-    /// The parameter names or their order.
+    /// The parameter names (their order is not part of the wire: arguments travel as a JSON
+    /// object).
     Params,
     /// The arguments object's schema.
     Args,
@@ -399,10 +488,15 @@ pub struct ContractDiff {
     pub local_port: String,
     /// The remote port's name, if the remote document names one.
     pub remote_port: Option<String>,
-    /// The local fingerprint.
+    /// The local (exact-version) fingerprint.
     pub local_fingerprint: String,
-    /// The remote fingerprint, if the remote document has one.
+    /// The remote (exact-version) fingerprint, if the remote document has one.
     pub remote_fingerprint: Option<String>,
+    /// The local wire fingerprint (see [`PortDescriptor::wire_fingerprint`]).
+    pub local_wire_fingerprint: String,
+    /// The remote wire fingerprint, if the remote document has one (`"wireFingerprint"`;
+    /// descriptors from versions of lfts before it have none).
+    pub remote_wire_fingerprint: Option<String>,
     /// Methods the local side has and the remote side lacks: calls to them will fail.
     pub missing_remote: Vec<String>,
     /// Methods the remote side has and the local side lacks (harmless to a client).
@@ -413,8 +507,8 @@ pub struct ContractDiff {
 
 impl ContractDiff {
     /// Whether the two sides name the same port and agree on every method. (They may still
-    /// differ in what no method's contract sees, such as documentation; compare
-    /// [`fingerprints_match`](ContractDiff::fingerprints_match) for identity.)
+    /// differ in what the wire does not see, such as documentation; compare
+    /// [`exact_fingerprints_match`](ContractDiff::exact_fingerprints_match) for identity.)
     pub fn is_empty(&self) -> bool {
         self.remote_port.as_deref() == Some(self.local_port.as_str())
             && self.missing_remote.is_empty()
@@ -422,8 +516,20 @@ impl ContractDiff {
             && self.changed.is_empty()
     }
 
-    /// Whether both sides have the same port fingerprint.
+    /// Whether both sides have the same port contract: the same wire fingerprint (see
+    /// [`PortDescriptor::wire_fingerprint`]), so documentation and Rust type names may differ.
+    /// Against a remote document without a wire fingerprint (an older lfts), the exact
+    /// fingerprints are compared instead.
     pub fn fingerprints_match(&self) -> bool {
+        match &self.remote_wire_fingerprint {
+            Some(remote) => *remote == self.local_wire_fingerprint,
+            None => self.exact_fingerprints_match(),
+        }
+    }
+
+    /// Whether both sides have the same exact-version fingerprint: the very same schemas,
+    /// documentation and Rust type names included.
+    pub fn exact_fingerprints_match(&self) -> bool {
         self.remote_fingerprint.as_deref() == Some(self.local_fingerprint.as_str())
     }
 }
@@ -465,7 +571,8 @@ impl fmt::Display for ContractDiff {
 /// (see `lfts::http::Client::check_contract`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContractReport {
-    /// Whether the remote port has the same fingerprint and no method differs.
+    /// Whether the remote port has the same wire contract
+    /// ([`ContractDiff::fingerprints_match`]) and no method differs.
     pub matches: bool,
     /// What differs, method by method.
     pub diff: ContractDiff,

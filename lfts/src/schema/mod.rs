@@ -2,6 +2,10 @@
 //!
 //! A [`TypeObject`] is a root [`Node`] plus a table of named definitions that [`Node::Ref`]
 //! points into, so recursive types (`Tree { children: Vec<Tree> }`) are finite trees.
+//!
+//! A schema has two fingerprints: [`TypeObject::fingerprint`] identifies one exact version
+//! (documentation and Rust type names included), [`TypeObject::wire_fingerprint`] only its
+//! wire contract (see [`wire`]); contract checks compare the latter.
 
 pub mod binary;
 mod display;
@@ -9,6 +13,7 @@ mod impls;
 pub mod json;
 pub mod json_schema;
 mod node;
+pub mod wire;
 
 use std::any::TypeId;
 use std::borrow::Cow;
