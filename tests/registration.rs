@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use tokio::time::{Instant, sleep};
 
 use domain::{
-    AuditAck, AuditAction, AuditServiceClient, AuditServiceServer, CreateUserError, Email,
-    EmailError, EmailReceipt, EmailServiceClient, EmailServiceServer, MockAuditService,
+    AuditAck, AuditAction, AuditError, AuditServiceClient, AuditServiceServer, CreateUserError,
+    Email, EmailError, EmailReceipt, EmailServiceClient, EmailServiceServer, MockAuditService,
     MockEmailService, MockUserService, User, UserId, UserServiceClient, UserServiceServer,
 };
 use memory::{InMemoryAudit, InMemoryEmail, InMemoryUsers};
@@ -221,7 +221,17 @@ async fn mock_email_failing_degrades() {
     assert!(registration.warnings[0].message.contains("mailbox full"));
 
     // Both best-effort steps failing: two warnings, still registered.
-    let deps = mocks(users_ok(), MockEmailService::new(), MockAuditService::new());
+    let email_down = MockEmailService::new().on_send_welcome(|_to, _name| async {
+        Err(EmailError::Network {
+            error: refused("EmailService"),
+        })
+    });
+    let audit_down = MockAuditService::new().on_record(|_event| async {
+        Err(AuditError::Network {
+            error: refused("AuditService"),
+        })
+    });
+    let deps = mocks(users_ok(), email_down, audit_down);
     let registration = register_user(&deps, &ada()).await.unwrap();
     assert!(!registration.email_sent && !registration.audit_recorded);
     let steps: Vec<Step> = registration.warnings.iter().map(|w| w.step).collect();

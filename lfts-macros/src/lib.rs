@@ -18,9 +18,11 @@ pub fn derive_schema(input: TokenStream) -> TokenStream {
 }
 
 /// Turns an async trait into a port: the trait with `Send` futures, an HTTP client
-/// (`{Trait}Client`), a server (`{Trait}Server`), a mock (`Mock{Trait}`), a dyn-compatible form
-/// (`Dyn{Trait}`), `impl {Trait} for lfts::Layered<P, L>` and the port descriptor. See the
-/// `lfts` crate docs.
+/// (`{Trait}Client`), a server (`{Trait}Server`), a mock (`Mock{Trait}`: behaviours,
+/// expectations, a typed call log; an unexpected call panics), one `{Trait}{Method}Args` struct
+/// per method (the typed arguments the mock records), a dyn-compatible form (`Dyn{Trait}`),
+/// `impl {Trait} for lfts::Layered<P, L>` and the port descriptor. Names starting with `__lfts`
+/// are reserved for the generated code. See the `lfts` crate docs and `lfts::mock`.
 #[proc_macro_attribute]
 pub fn port(args: TokenStream, item: TokenStream) -> TokenStream {
     port::port(args.into(), item.into()).into()

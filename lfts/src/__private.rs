@@ -384,28 +384,35 @@ pub fn untagged(variants: Vec<Variant>) -> Node {
 /// The future type of mock behaviours.
 pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
-/// The error a mock returns for a method that has no behaviour: a `501 Not Implemented`
-/// `http_error`, which no resilience layer retries.
-pub fn unexpected_call(port: &str, method: &str) -> crate::port::NetworkError {
-    crate::port::NetworkError::HttpError {
-        service: port.to_owned(),
-        status: 501,
-        body: format!(
-            "unexpected call: Mock{port} has no behaviour for `{method}`; set one with `on_{method}`"
-        ),
-    }
+/// A port method's error type can hold the network failures of a remote call.
+///
+/// The `#[port]` expansion names this trait once per method, spanned on the error type in the
+/// signature, so a type without a `#[lfts(network)]` variant gets this one message there. The
+/// generated client, server and layered impls state `E: RemoteError` as a bound of their own
+/// (`where for<'__lfts> E: lfts::RemoteError`, which the compiler checks where the impl is used
+/// rather than where it is written), so they add no error of their own.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is a port error type but cannot hold a `NetworkError`: add a variant `#[lfts(network)] Network {{ error: lfts::NetworkError }}`",
+    label = "a remote call can fail with an `lfts::NetworkError`, which `{Self}` cannot hold",
+    note = "`#[lfts(network)]` on a variant that wraps `lfts::NetworkError` makes `#[derive(lfts::Schema)]` implement `From<NetworkError>` and `lfts::RemoteError` for `{Self}`"
+)]
+pub trait PortError {
+    /// Compiles only for an error type that implements `RemoteError`.
+    fn assert_port_error() {}
 }
 
-/// A port method's error type must be able to carry network failures.
-pub fn assert_remote_error<E>()
-where
-    E: crate::port::RemoteError
-        + crate::Schema
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + Send
-        + 'static,
-{
+impl<E: crate::port::RemoteError> PortError for E {}
+
+/// `Debug` for a generated arguments struct: its name and its JSON.
+pub fn debug_args<A: serde::Serialize>(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    args: &A,
+) -> std::fmt::Result {
+    match serde_json::to_string(args) {
+        Ok(json) => write!(f, "{name} {json}"),
+        Err(_) => write!(f, "{name} {{ .. }}"),
+    }
 }
 
 /// A port method's success type crosses the wire.

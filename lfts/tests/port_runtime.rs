@@ -272,11 +272,11 @@ impl Greeter for GreeterClient {
 impl<P: Greeter, L: Layer> Greeter for Layered<P, L> {
     fn greet(&self, name: String) -> impl Future<Output = Result<Greeting, GreetError>> + Send {
         let inner = self.inner();
-        Layer::call(self.layer(), &GREET, move || inner.greet(name.clone()))
+        Layer::call(self.policy(), &GREET, move || inner.greet(name.clone()))
     }
     fn slow(&self, ms: u64) -> impl Future<Output = Result<Greeting, GreetError>> + Send {
         let inner = self.inner();
-        Layer::call(self.layer(), &SLOW, move || inner.slow(ms))
+        Layer::call(self.policy(), &SLOW, move || inner.slow(ms))
     }
     fn boom(&self) -> impl Future<Output = Result<Greeting, GreetError>> + Send {
         let inner = self.inner();
@@ -654,7 +654,7 @@ async fn odd_server(seen: Seen) -> ServerHandle {
                 async move { (StatusCode::INTERNAL_SERVER_ERROR, big) }
             }),
         )
-        // 503 whose body is a `GreetError` after all.
+        // 503 whose body is `GreetError`'s network variant: a forged failure.
         .route(
             "/Greeter/trace",
             post(|| async {
@@ -689,13 +689,15 @@ async fn responses_that_do_not_match() {
         other => panic!("unexpected {other:?}"),
     }
 
-    // An error body that validates as `E` is `E`, whatever the status.
-    assert_eq!(
-        client.trace().await.unwrap_err(),
-        GreetError::Network(NetworkError::CircuitOpen {
-            service: "Upstream".into()
-        })
-    );
+    // An error body that validates as `E`'s network variant is a forged network failure: only
+    // this process makes `NetworkError`s, so it is a serialization error, never `circuit_open`.
+    match client.trace().await.unwrap_err().network_error() {
+        NetworkError::SerializationError { service, message } => {
+            assert_eq!(service, "Greeter");
+            assert!(message.contains("network error"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
     server.shutdown().await.unwrap();
 }
 
@@ -873,14 +875,14 @@ async fn layers_wrap_any_implementation() {
             reason: "known troublemaker".into()
         }
     );
-    assert_eq!(Layered::layer(&client).attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(Layered::policy(&client).attempts.load(Ordering::SeqCst), 1);
 
     let down = GreeterClient::new(format!("http://{}", closed_port_addr()).as_str())
         .layer(RetryOnce::default())
         .layer(Identity);
     let err = down.greet("Ada".into()).await.unwrap_err().network_error();
     assert!(matches!(err, NetworkError::ConnectionRefused { .. }));
-    let retry = down.inner().layer();
+    let retry = down.inner().policy();
     assert_eq!(retry.calls.load(Ordering::SeqCst), 1);
     assert_eq!(retry.attempts.load(Ordering::SeqCst), 2);
 
@@ -890,7 +892,7 @@ async fn layers_wrap_any_implementation() {
     let down = GreeterClient::new(format!("http://{}", closed_port_addr()).as_str())
         .layer(Stack::new(RetryOnce::default(), RetryOnce::default()));
     assert!(down.greet("Ada".into()).await.is_err());
-    let stack = Layered::layer(&down);
+    let stack = Layered::policy(&down);
     assert_eq!(stack.outer().attempts.load(Ordering::SeqCst), 2);
     assert_eq!(stack.inner().calls.load(Ordering::SeqCst), 2);
     assert_eq!(stack.inner().attempts.load(Ordering::SeqCst), 4);

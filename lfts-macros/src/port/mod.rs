@@ -1,30 +1,16 @@
-//! `#[port]`: parse the trait → check it → generate the trait with `Send` futures, the HTTP
-//! client, the server, the mock, the descriptor, the layered impl and the dyn-compatible form.
+//! `#[port]`: parse the trait (`ast`) → check its names (`check`) → generate the trait with
+//! `Send` futures, the arguments structs, the HTTP client, the server, the mock, the
+//! descriptor, the layered impl and the dyn-compatible form (`expand`, one file per item).
+//! `names` holds every name the expansion introduces.
 
 mod ast;
+mod check;
 mod expand;
+mod names;
 
 use proc_macro2::TokenStream;
 
 use crate::ctxt::Ctxt;
-
-/// Inherent names of the generated types; a port method with one of these names would be
-/// shadowed by them, so it is refused.
-const RESERVED: &[&str] = &[
-    "new",
-    "with_config",
-    "descriptor",
-    "check_contract",
-    "transport",
-    "layer",
-    "calls",
-    "call_count",
-    "router",
-    "port_router",
-    "into_inner",
-    "from_arc",
-    "inner",
-];
 
 pub fn port(args: TokenStream, item: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
@@ -40,7 +26,7 @@ pub fn port(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let port = ast::Port::parse(&cx, item);
-    check_names(&cx, &port);
+    check::check(&cx, &port);
     if cx.has_errors() {
         // Emit the trait as written (less our attributes) so uses of it do not cascade.
         let mut out = cx.into_compile_errors();
@@ -54,33 +40,4 @@ pub fn port(args: TokenStream, item: TokenStream) -> TokenStream {
         return out;
     }
     expand::expand(&port)
-}
-
-/// Method names that collide with generated items.
-fn check_names(cx: &Ctxt, port: &ast::Port) {
-    for m in &port.methods {
-        let name = m.ident.to_string();
-        if RESERVED.contains(&name.as_str()) {
-            cx.error(
-                m.span,
-                format!(
-                    "`{name}` is a name the generated client, server or mock already uses; rename the method"
-                ),
-            );
-        }
-        if name.starts_with("__") {
-            cx.error(
-                m.span,
-                "port method names cannot start with `__` (reserved for generated code)",
-            );
-        }
-        if let Some(target) = name.strip_prefix("on_")
-            && port.methods.iter().any(|o| o.ident == target)
-        {
-            cx.error(
-                m.span,
-                format!("`{name}` collides with the mock's `on_{target}` setter for method `{target}`; rename it"),
-            );
-        }
-    }
 }

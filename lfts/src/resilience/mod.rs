@@ -157,11 +157,21 @@ impl<P, L> Layered<P, L> {
         &self.inner
     }
 
-    /// The layer.
+    /// The layer (the resilience policy) wrapped around [`inner`](Layered::inner).
     ///
-    /// On an owned `Layered`, `x.layer(l)` is [`LayerExt::layer`] (wrap again); this accessor
-    /// is what `x.layer()` means on a reference (`&Layered`), as in generated code's `&self`.
-    pub fn layer(&self) -> &L {
+    /// Named `policy`, not `layer`, so that `x.layer(l)` always means [`LayerExt::layer`]
+    /// (wrap again), on an owned `Layered` and on a reference alike.
+    ///
+    /// ```
+    /// use lfts::resilience::{Identity, LayerExt, Timeout};
+    /// use std::time::Duration;
+    ///
+    /// struct Users;
+    /// let users = Users.layer(Timeout::per_attempt(Duration::from_millis(500))).layer(Identity);
+    /// assert_eq!(users.inner().policy().limit(), Duration::from_millis(500));
+    /// let _: &Identity = users.policy();
+    /// ```
+    pub fn policy(&self) -> &L {
         &self.layer
     }
 

@@ -22,7 +22,7 @@ use crate::port::{MethodInfo, NetworkError, RemoteError};
 /// let users = client
 ///     .layer(Timeout::per_attempt(Duration::from_millis(500)))
 ///     .layer(Retry::exponential().max_attempts(3));
-/// assert_eq!(users.inner().layer().limit(), Duration::from_millis(500));
+/// assert_eq!(users.inner().policy().limit(), Duration::from_millis(500));
 /// ```
 ///
 /// The clock is tokio's ([`tokio::time::timeout`]), so tests on a paused clock

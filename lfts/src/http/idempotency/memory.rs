@@ -213,9 +213,7 @@ impl MemoryStore {
                 whole,
                 ..
             } = &mut *state;
-            let current = |(k, s): &(String, u64)| {
-                matches!(map.get(k).map(|e| &e.record), Some(Record::Done { seq, .. }) if seq == s)
-            };
+            let current = |(k, s): &(String, u64)| matches!(map.get(k).map(|e| &e.record), Some(Record::Done { seq, .. }) if seq == s);
             completed.retain(current);
             whole.retain(current);
         }

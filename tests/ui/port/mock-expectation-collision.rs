@@ -1,0 +1,22 @@
+use lfts::{NetworkError, Schema};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct User {
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub enum UserError {
+    NotFound,
+    #[lfts(network)]
+    Network(NetworkError),
+}
+
+#[lfts::port]
+pub trait Users {
+    async fn get(&self, id: u64) -> Result<User, UserError>;
+    async fn expect_get(&self, id: u64) -> Result<User, UserError>;
+    async fn calls_to_get(&self, id: u64) -> Result<User, UserError>;
+}
+fn main() {}
