@@ -24,6 +24,8 @@ pub struct Item {
 pub enum ItemError {
     #[lfts(status = 404)]
     NotFound,
+    #[lfts(status = 410)]
+    Gone { id: String },
     #[lfts(network)]
     Network { error: NetworkError },
 }
@@ -420,4 +422,65 @@ async fn the_descriptor_can_be_hidden_and_follows_the_auth_hook() {
     assert!(report.matches);
     hidden.shutdown().await.unwrap();
     guarded.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_argument_keys_are_refused_unless_the_method_is_lenient() {
+    let strict = serve(ItemsServer::new(Honest).router(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let (status, headers, body) =
+        post_raw(&strict.url(), "/Items/put", r#"{"id":"a","dryRun":true}"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(headers["x-lfts-error"], "invalid_arguments");
+    assert!(body.contains("dryRun"), "{body}");
+
+    let lenient = serve(
+        ItemsServer::new(Honest)
+            .port_router()
+            .method_lenient_arguments("put")
+            .into_router(),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let (status, _, body) =
+        post_raw(&lenient.url(), "/Items/put", r#"{"id":"a","dryRun":true}"#).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"id":"a"}"#));
+    // Only `put` is lenient.
+    let (status, _, _) = post_raw(&lenient.url(), "/Items/fetch", r#"{"id":"a","extra":1}"#).await;
+    assert_eq!(status, 400);
+    strict.shutdown().await.unwrap();
+    lenient.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bare_status_takes_the_variant_fields_from_the_body() {
+    let rest = hostile(
+        Router::new()
+            .route(
+                "/Items/put",
+                post(|| async { json(StatusCode::GONE, r#"{"id":"u1"}"#) }),
+            )
+            .route(
+                "/Items/fetch",
+                post(|| async { json(StatusCode::GONE, r#"{"reason":"no id here"}"#) }),
+            ),
+    )
+    .await;
+    let items = client(&rest.url());
+    assert_eq!(
+        items.put("x".into()).await,
+        Err(ItemError::Gone { id: "u1".into() })
+    );
+    let error = items.fetch("x".into()).await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ItemError::Network {
+                error: NetworkError::HttpError { status: 410, .. }
+            }
+        ),
+        "{error:?}"
+    );
 }

@@ -434,3 +434,41 @@ where
         + 'static,
 {
 }
+
+/// `from_status_body` for the variant `variant` of the error type `E`: `body` as that variant's
+/// payload, written in `E`'s own tagging, then validated as `E`; `None` when it does not fit or
+/// is `E`'s network variant (a peer never makes a `NetworkError`).
+pub fn variant_from_body<E>(variant: &str, body: &serde_json::Value) -> Option<E>
+where
+    E: crate::Schema + serde::de::DeserializeOwned + crate::RemoteError + 'static,
+{
+    use serde_json::{Map, Value};
+    let schema = E::schema();
+    let crate::schema::Node::DUnion(union) = schema.resolve(schema.root()) else {
+        return None;
+    };
+    let wrapped = match &union.tagging {
+        crate::schema::Tagging::External => {
+            let mut map = Map::new();
+            map.insert(variant.to_owned(), body.clone());
+            Value::Object(map)
+        }
+        crate::schema::Tagging::Internal { tag } => {
+            let Value::Object(fields) = body else {
+                return None;
+            };
+            let mut map = fields.clone();
+            map.insert(tag.clone(), Value::String(variant.to_owned()));
+            Value::Object(map)
+        }
+        crate::schema::Tagging::Adjacent { tag, content } => {
+            let mut map = Map::new();
+            map.insert(tag.clone(), Value::String(variant.to_owned()));
+            map.insert(content.clone(), body.clone());
+            Value::Object(map)
+        }
+    };
+    crate::validate::<E>(&wrapped)
+        .ok()
+        .filter(|e| e.network().is_none())
+}

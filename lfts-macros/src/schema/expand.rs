@@ -459,6 +459,22 @@ fn remote_error(input: &Input) -> TokenStream {
         let vi = &v.serde.ident;
         Some(quote! { #status => ::core::option::Option::Some(Self::#vi), })
     });
+    // Variants with fields and a status: the body of a bare-status answer may supply them.
+    let from_body = variants.iter().filter_map(|v| {
+        let (status, _) = v.lfts.status?;
+        if matches!(v.serde.style, Style::Unit) || v.lfts.network.is_some() {
+            return None;
+        }
+        let name = v.wire_name();
+        Some(quote! {
+            if status == #status
+                && let ::core::option::Option::Some(error) =
+                    ::lfts::__private::variant_from_body::<Self>(#name, body)
+            {
+                return ::core::option::Option::Some(error);
+            }
+        })
+    });
     let span = Span::call_site();
     quote_spanned! {span=>
         #[automatically_derived]
@@ -492,6 +508,14 @@ fn remote_error(input: &Input) -> TokenStream {
                     #(#from_status)*
                     _ => ::core::option::Option::None,
                 }
+            }
+
+            fn from_status_body(
+                status: u16,
+                body: &::lfts::__private::serde_json::Value,
+            ) -> ::core::option::Option<Self> {
+                #(#from_body)*
+                <Self as ::lfts::RemoteError>::from_status(status)
             }
         }
     }

@@ -396,10 +396,13 @@ impl Client {
     {
         // Only an error status can carry a domain error; a 1xx or 3xx is the transport's.
         let error_status = (400..600).contains(&status);
-        if error_status
-            && complete
-            && let Ok(value) = crate::validate::parse_value(&bytes)
-            && let Ok(e) = crate::validate::<E>(&value)
+        let value = if error_status && complete {
+            crate::validate::parse_value(&bytes).ok()
+        } else {
+            None
+        };
+        if let Some(value) = &value
+            && let Ok(e) = crate::validate::<E>(value)
         {
             if e.network().is_some() {
                 // Only this process's transport and layers make a `NetworkError`: a peer that
@@ -414,7 +417,12 @@ impl Client {
             }
             return e;
         }
-        if error_status && let Some(e) = E::from_status(status) {
+        let from_status = match &value {
+            Some(body) => E::from_status_body(status, body),
+            None if error_status => E::from_status(status),
+            None => None,
+        };
+        if let Some(e) = from_status {
             return e;
         }
         E::from(self.http_error(service, status, bytes))

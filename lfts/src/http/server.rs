@@ -41,6 +41,8 @@ type AuthHook = Arc<dyn Fn(&HeaderMap) -> Option<String> + Send + Sync>;
 /// What one route's handler needs besides the request, resolved when the router is built.
 struct Route {
     body_limit: usize,
+    /// Whether argument keys the method does not know are dropped rather than refused.
+    lenient_args: bool,
     /// Deduplication for this method: `None` when it is off or the method is idempotent.
     idempotency: Option<Dedup>,
     auth: Option<AuthHook>,
@@ -107,6 +109,8 @@ pub struct PortRouter {
     method_idempotency: Vec<(&'static str, Idempotency)>,
     auth: Option<AuthHook>,
     publish_descriptor: bool,
+    /// `None`: every method strict; `Some(empty)`: every method lenient; else those named.
+    lenient_args: Option<Vec<&'static str>>,
 }
 
 impl fmt::Debug for PortRouter {
@@ -122,6 +126,7 @@ impl fmt::Debug for PortRouter {
             .field("method_idempotency", &self.method_idempotency)
             .field("auth", &self.auth.is_some())
             .field("publish_descriptor", &self.publish_descriptor)
+            .field("lenient_args", &self.lenient_args)
             .finish()
     }
 }
@@ -137,7 +142,28 @@ impl PortRouter {
             method_idempotency: Vec::new(),
             auth: None,
             publish_descriptor: true,
+            lenient_args: None,
         }
+    }
+
+    /// Accepts, and drops, argument keys the port's methods do not know, instead of answering
+    /// `400 invalid_arguments` naming them (the default). For rolling upgrades: a server that
+    /// does not know a newer client's new optional argument yet can still serve it. Use it
+    /// only when ignoring an argument is safe (a dropped `"dryRun": true` is not).
+    pub fn lenient_arguments(mut self) -> PortRouter {
+        self.lenient_args = Some(Vec::new());
+        self
+    }
+
+    /// As [`lenient_arguments`](PortRouter::lenient_arguments), for the method named `method`
+    /// only.
+    pub fn method_lenient_arguments(mut self, method: &'static str) -> PortRouter {
+        match &mut self.lenient_args {
+            Some(names) if names.is_empty() => {}
+            Some(names) => names.push(method),
+            None => self.lenient_args = Some(vec![method]),
+        }
+        self
     }
 
     /// Whether `GET /{Port}` answers the port's descriptor (its schemas and fingerprint), which
@@ -302,6 +328,10 @@ impl PortRouter {
             };
             let config = Arc::new(Route {
                 body_limit: self.body_limit,
+                lenient_args: self
+                    .lenient_args
+                    .as_ref()
+                    .is_some_and(|names| names.is_empty() || names.contains(&info.name)),
                 idempotency: dedup(info),
                 auth: self.auth.clone(),
             });
@@ -640,7 +670,7 @@ where
             Ok(received) => received,
             Err(response) => return *response,
         };
-        let (args, bytes) = match read_args::<Args>(info, &mut parts, body, route.body_limit).await
+        let (args, bytes) = match read_args::<Args>(info, &mut parts, body, &route).await
         {
             Ok(read) => read,
             Err(response) => return response,
@@ -933,7 +963,7 @@ async fn read_args<Args>(
     info: &MethodInfo,
     parts: &mut Parts,
     body: Body,
-    limit: usize,
+    route: &Route,
 ) -> Result<(Args, Bytes), Response>
 where
     Args: DeserializeOwned + Schema + 'static,
@@ -944,7 +974,7 @@ where
     let mut args = if in_query {
         Map::new()
     } else {
-        bytes = read_body(parts, body, limit).await?;
+        bytes = read_body(parts, body, route.body_limit).await?;
         if info.http.is_none()
             && let Some(args) = decode_typed::<Args>(parts, &bytes)
         {
@@ -972,6 +1002,16 @@ where
         }
     }
 
+    if route.lenient_args
+        && let Node::Object(object) = schema.resolve(schema.root())
+    {
+        args.retain(|key, _| {
+            object
+                .properties
+                .iter()
+                .any(|p| p.name == *key || p.aliases.iter().any(|a| a == key))
+        });
+    }
     let value = if args.is_empty() && matches!(schema.resolve(schema.root()), Node::Null) {
         Value::Null
     } else {

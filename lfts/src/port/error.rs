@@ -309,6 +309,16 @@ pub trait RemoteError: From<NetworkError> + Sized {
         let _ = status;
         None
     }
+
+    /// The error value a status and a JSON body that is not this type's JSON stand for: for a
+    /// REST API that answers `404 {"id": "u1"}` where the variant is `#[lfts(status = 404)]
+    /// NotFound { id: String }`, the body supplies the variant's fields. `#[lfts(status)]` on
+    /// a variant with fields derives it; the default is [`from_status`](RemoteError::from_status).
+    /// A variant read this way is validated like any error body, and is never the network one.
+    fn from_status_body(status: u16, body: &serde_json::Value) -> Option<Self> {
+        let _ = body;
+        Self::from_status(status)
+    }
 }
 
 impl RemoteError for NetworkError {

@@ -91,7 +91,7 @@ pub fn wire(port: &Port, names: &Names) -> TokenStream {
 
             #[allow(non_camel_case_types)]
             #[derive(::lfts::__private::serde::Serialize, ::lfts::__private::serde::Deserialize, ::lfts::Schema)]
-            #[serde(crate = "::lfts::__private::serde")]
+            #[serde(crate = "::lfts::__private::serde", deny_unknown_fields)]
             struct #args {
                 #(#fields,)*
             }
