@@ -16,9 +16,16 @@
 //!   `Layered<_, Identity>`, on a current-thread runtime.
 //! - `decode_user_body`: the response decode alone: serde_json, lfts's former `Value` +
 //!   interpreter path, and `lfts::decode` (the typed fast path the client now takes).
+//! - `dedup_sequential` (wall time) and `dedup_cpu_sequential` (CPU time of this process, so
+//!   not of `redis-server`): exactly-once servers. The generated pair, one call at a time, every
+//!   call carrying an `idempotency-key`, against the same server with deduplication off (the
+//!   baseline), with the default in-memory store, and with a `RedisStore` (one private
+//!   `redis-server`, skipped with a note if it cannot start). Fresh keys take the store's
+//!   begin + complete path; one fixed key per shape measures the replay path. Two shapes: the
+//!   small body above, and a ~10 KB `name` (echoed, so ~10 KB each way).
 //!
 //! Run: `cargo bench --bench remote`; pinned to one CPU: `taskset -c 0 cargo bench --bench remote
-//! -- loopback`. Interleaved A/B outside criterion (see [`ab`]): `REMOTE_AB=20 cargo bench --bench
+//! -- loopback` (or `-- dedup`). Interleaved A/B outside criterion (see [`ab`]): `REMOTE_AB=20 cargo bench --bench
 //! remote`. Figures in BENCHMARKS.md.
 
 use std::hint::black_box;
@@ -28,8 +35,9 @@ use std::time::Duration;
 
 use axum::extract::{Json, State};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, Throughput, criterion_group};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use futures_util::future::join_all;
+use lfts::http::idempotency::{Idempotency, RedisStore};
 use lfts::resilience::Identity;
 use lfts::{LayerExt, NetworkError, Schema};
 use serde::{Deserialize, Serialize};
@@ -434,6 +442,239 @@ fn decode_user_body(c: &mut Criterion) {
     group.finish();
 }
 
+/// Whether a keyed call's server deduplicates, and where it keeps the keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Store {
+    /// `Idempotency::off()`: the key is carried but ignored (the baseline).
+    Off,
+    /// `Idempotency::new()`: the default `MemoryStore` of the router's own.
+    Memory,
+    /// `Idempotency::new().store(RedisStore)`, on a private `redis-server`.
+    Redis,
+}
+
+/// One measured configuration: a server, and whether every call has a key of its own.
+#[derive(Clone, Copy, Debug)]
+struct DedupCase {
+    store: Store,
+    /// `true`: a fresh key per call (begin + run + complete); `false`: one fixed key per shape
+    /// (after the first call, every call is a stored replay that does not run the method).
+    fresh: bool,
+}
+
+const DEDUP_CASES: [DedupCase; 5] = [
+    DedupCase {
+        store: Store::Off,
+        fresh: true,
+    },
+    DedupCase {
+        store: Store::Memory,
+        fresh: true,
+    },
+    DedupCase {
+        store: Store::Redis,
+        fresh: true,
+    },
+    DedupCase {
+        store: Store::Memory,
+        fresh: false,
+    },
+    DedupCase {
+        store: Store::Redis,
+        fresh: false,
+    },
+];
+
+impl DedupCase {
+    fn name(self) -> &'static str {
+        match (self.store, self.fresh) {
+            (Store::Off, _) => "dedup off, fresh key (baseline)",
+            (Store::Memory, true) => "memory store, fresh key",
+            (Store::Redis, true) => "redis store, fresh key",
+            (Store::Memory, false) => "memory store, replayed key",
+            (Store::Redis, false) => "redis store, replayed key",
+        }
+    }
+}
+
+/// The body sizes of the keyed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// `NAME`, `EMAIL`: about 50 bytes each way, as in `loopback_*`.
+    Small,
+    /// A `name` of `LARGE_NAME_BYTES`, echoed in the answer: about 10 KB each way.
+    Large,
+}
+
+const SHAPES: [Shape; 2] = [Shape::Small, Shape::Large];
+const LARGE_NAME_BYTES: usize = 10 * 1024;
+/// How long the Redis store keeps an outcome. The default (24 h) would keep every fresh key of
+/// a run, about 1 GB of 10 KB outcomes in `redis-server`; 1 s keeps it to a few tens of MB.
+const REDIS_TTL: Duration = Duration::from_secs(1);
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Small => "small body",
+            Shape::Large => "10 KB body",
+        }
+    }
+}
+
+/// One generated server per [`Store`] on loopback, each with its own generated client.
+struct DedupFixture {
+    off: UserServiceClient,
+    memory: UserServiceClient,
+    /// `None` when `redis-server` could not start (the Redis cases are skipped).
+    redis: Option<UserServiceClient>,
+    large_name: String,
+    _servers: Vec<lfts::http::ServerHandle>,
+    _redis_server: Option<lfts::testing::RedisServer>,
+}
+
+impl DedupFixture {
+    fn client(&self, store: Store) -> Option<&UserServiceClient> {
+        match store {
+            Store::Off => Some(&self.off),
+            Store::Memory => Some(&self.memory),
+            Store::Redis => self.redis.as_ref(),
+        }
+    }
+
+    /// One keyed `create_user`; `key` is `None` for a fresh one.
+    async fn call_with(&self, store: Store, shape: Shape, key: Option<&str>) -> User {
+        let client = self.client(store).expect("a server for this store");
+        let (name, email) = match shape {
+            Shape::Small => (String::from(NAME), String::from(EMAIL)),
+            Shape::Large => (self.large_name.clone(), String::from(EMAIL)),
+        };
+        let key = match key {
+            Some(key) => key.to_owned(),
+            None => lfts::context::new_idempotency_key(),
+        };
+        lfts::Context::new()
+            .with_idempotency_key(key)
+            .scope(client.create_user(name, email))
+            .await
+            .expect("the keyed call succeeds")
+    }
+
+    async fn call(&self, case: DedupCase, shape: Shape) -> User {
+        if case.fresh {
+            self.call_with(case.store, shape, None).await
+        } else {
+            self.call_with(case.store, shape, Some(replay_key(shape)))
+                .await
+        }
+    }
+}
+
+/// The fixed key of the replay cases: one per shape (a key reused with other arguments is
+/// `422`).
+fn replay_key(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Small => "bench-replay-small",
+        Shape::Large => "bench-replay-large",
+    }
+}
+
+async fn dedup_server(idempotency: Idempotency) -> (lfts::http::ServerHandle, UserServiceClient) {
+    let router = UserServiceServer::new(InMemory::default())
+        .port_router()
+        .idempotency(idempotency)
+        .into_router();
+    let server = lfts::http::serve(router, "127.0.0.1:0")
+        .await
+        .expect("lfts server starts");
+    let client = UserServiceClient::new(server.url()).expect("lfts client");
+    (server, client)
+}
+
+fn dedup_fixture(rt: &Runtime) -> DedupFixture {
+    rt.block_on(async {
+        let (off_server, off) = dedup_server(Idempotency::off()).await;
+        let (memory_server, memory) = dedup_server(Idempotency::new()).await;
+        let mut servers = vec![off_server, memory_server];
+        let mut redis_server = None;
+        let mut redis = None;
+        match lfts::testing::RedisServer::start().await {
+            Ok(started) => match RedisStore::connect(&started.url()).await {
+                Ok(store) => {
+                    let (server, client) =
+                        dedup_server(Idempotency::new().store(store).ttl(REDIS_TTL)).await;
+                    servers.push(server);
+                    redis = Some(client);
+                    redis_server = Some(started);
+                }
+                Err(e) => println!("note: skipping the redis store cases: {e}"),
+            },
+            Err(e) => println!("note: skipping the redis store cases (redis-server: {e})"),
+        }
+        let large_name = "Ada Lovelace "
+            .chars()
+            .cycle()
+            .take(LARGE_NAME_BYTES)
+            .collect();
+        let fixture = DedupFixture {
+            off,
+            memory,
+            redis,
+            large_name,
+            _servers: servers,
+            _redis_server: redis_server,
+        };
+        // Each server answers, deduplicates (or not, when off) as the cases assume, and its
+        // connection pool is warm.
+        for shape in SHAPES {
+            for store in [Store::Off, Store::Memory, Store::Redis] {
+                if fixture.client(store).is_none() {
+                    continue;
+                }
+                let key = format!("bench-check-{shape:?}-{store:?}");
+                let first = fixture.call_with(store, shape, Some(&key)).await;
+                let again = fixture.call_with(store, shape, Some(&key)).await;
+                let fresh = fixture.call_with(store, shape, None).await;
+                assert_eq!(first.email, EMAIL);
+                assert_eq!(first.name.len(), again.name.len());
+                assert_eq!(
+                    first.id == again.id,
+                    store != Store::Off,
+                    "{store:?} replays"
+                );
+                assert_ne!(first.id, fresh.id, "{store:?}: a fresh key runs the method");
+            }
+        }
+        fixture
+    })
+}
+
+/// The keyed calls, one at a time: per shape, every [`DedupCase`] whose server is up.
+fn dedup_sequential_in<M: Measurement>(c: &mut Criterion<M>, group: &str) {
+    let rt = Runtime::new().expect("tokio runtime");
+    let fixture = dedup_fixture(&rt);
+    let mut group = c.benchmark_group(group);
+    group.throughput(Throughput::Elements(1));
+    for shape in SHAPES {
+        for case in DEDUP_CASES {
+            if fixture.client(case.store).is_none() {
+                continue;
+            }
+            group.bench_function(BenchmarkId::new(case.name(), shape.name()), |b| {
+                b.to_async(&rt).iter(|| fixture.call(case, shape))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn dedup_sequential(c: &mut Criterion) {
+    dedup_sequential_in(c, "dedup_sequential");
+}
+
+fn dedup_cpu_sequential(c: &mut Criterion<ProcessCpu>) {
+    dedup_sequential_in(c, "dedup_cpu_sequential");
+}
+
 criterion_group! {
     name = wall;
     config = config();
@@ -448,6 +689,16 @@ criterion_group! {
     name = local;
     config = config();
     targets = in_process, decode_user_body
+}
+criterion_group! {
+    name = dedup;
+    config = config();
+    targets = dedup_sequential
+}
+criterion_group! {
+    name = dedup_cpu;
+    config = config().with_measurement(ProcessCpu);
+    targets = dedup_cpu_sequential
 }
 
 /// `REMOTE_AB=rounds`: an interleaved A/B run outside criterion, for a noisy machine.
@@ -546,5 +797,7 @@ fn main() {
     wall();
     cpu();
     local();
+    dedup();
+    dedup_cpu();
     Criterion::default().configure_from_args().final_summary();
 }
