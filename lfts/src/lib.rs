@@ -86,6 +86,71 @@
 //! # }
 //! ```
 //!
+//! What `#[lfts::port]` generates for a trait `Orders`:
+//!
+//! | item | what it is |
+//! |---|---|
+//! | `OrdersClient` | the HTTP client (reqwest); implements `Orders`; `new(url)`, `with_config(HttpConfig)`, `check_contract()` |
+//! | `OrdersServer<S>` | serves any `S: Orders`: `router()`, or `port_router()` to set limits, idempotency, auth |
+//! | `MockOrders` | `on_<method>` behaviours, `calls_to_<method>()`, `expect_<method>().times(n)`, `verify()` |
+//! | `OrdersPlaceArgs` | one call's arguments as a value (what a mock records) |
+//! | `impl Orders for Layered<P, L>` | any [`Layer`] wraps any implementation, local or remote |
+//! | `DynOrders` | the dyn-compatible form, for `Arc<dyn DynOrders>` wiring chosen at run time |
+//! | `<OrdersServer<_> as Port>::descriptor()` | the [`PortDescriptor`]: bytecode, JSON Schema, fingerprints |
+//!
+//! Domain logic takes the trait, so a test runs it against the mock, and layers wrap any
+//! implementation. A mock panics on a call it has no behaviour for, so a best-effort path
+//! cannot swallow it:
+//!
+//! ```
+//! use std::time::Duration;
+//! use lfts::resilience::{LayerExt, Retry, Timeout};
+//! use lfts::{NetworkError, Schema};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize, Schema)]
+//! #[serde(tag = "type", rename_all = "snake_case")]
+//! pub enum StockError {
+//!     #[lfts(status = 404)]
+//!     UnknownSku { sku: String },
+//!     #[lfts(network)]
+//!     Network { error: NetworkError },
+//! }
+//!
+//! #[lfts::port]
+//! pub trait Stock: Send + Sync {
+//!     /// Mapped onto an existing REST API: `GET {base}/skus/{sku}?warehouse=…`.
+//!     #[lfts(idempotent, http(get = "/skus/{sku}"))]
+//!     async fn level(&self, sku: String, warehouse: Option<String>) -> Result<u32, StockError>;
+//! }
+//!
+//! /// Domain logic: takes any implementation of the port.
+//! async fn can_ship(stock: &impl Stock, sku: &str) -> bool {
+//!     matches!(stock.level(sku.to_owned(), None).await, Ok(n) if n > 0)
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let mock = MockStock::new()
+//!     .on_level(|sku, _| async move { if sku == "A-1" { Ok(3) } else { Ok(0) } })
+//!     .expect_level()
+//!     .times(2);
+//! // The same mock behind the layers a remote client would have.
+//! let stock = mock
+//!     .clone()
+//!     .layer(Timeout::per_attempt(Duration::from_millis(200)))
+//!     .layer(Retry::exponential().max_attempts(3));
+//! assert!(can_ship(&stock, "A-1").await);
+//! assert!(!can_ship(&stock, "B-2").await);
+//! assert_eq!(mock.calls_to_level()[1].sku, "B-2");
+//! mock.verify();
+//! # });
+//! ```
+//!
+//! A REST-mapped method puts its path parameters in the path and, for `GET` and `DELETE`, the
+//! other arguments in the query string; a bare error status maps to the variant with that
+//! `#[lfts(status)]`, whose fields the body may supply. Protocol errors of lfts's own (no such
+//! method, bad arguments, too large) are marked `x-lfts-error` and never become domain errors.
+//!
 //! # Context
 //! One [`Context`] per logical call carries its idempotency key, deadline, W3C trace context,
 //! the caller's identity and the request headers, from the caller through every layer and the
