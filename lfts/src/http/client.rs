@@ -397,7 +397,7 @@ impl Client {
         // Only an error status can carry a domain error; a 1xx or 3xx is the transport's.
         let error_status = (400..600).contains(&status);
         let value = if error_status && complete {
-            crate::validate::parse_value(&bytes).ok()
+            crate::validate::parse_value_within(&bytes, explain_budget(bytes.len())).ok()
         } else {
             None
         };
@@ -554,6 +554,12 @@ fn serialization(service: &str, message: String) -> NetworkError {
     }
 }
 
+/// The memory a response's `Value` may take to explain a mismatch: twice the body, and at
+/// least 64 KiB so that small bodies always parse.
+fn explain_budget(body: usize) -> usize {
+    body.saturating_mul(2).max(64 * 1024)
+}
+
 fn decode_ok<T>(service: &str, method: &MethodInfo, bytes: &[u8]) -> Result<T, NetworkError>
 where
     T: DeserializeOwned + Schema + 'static,
@@ -569,7 +575,7 @@ where
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        crate::validate::parse_value(bytes).map_err(|e| {
+        crate::validate::parse_value_within(bytes, explain_budget(bytes.len())).map_err(|e| {
             serialization(
                 service,
                 format!("the response to {method} is not JSON: {e}"),

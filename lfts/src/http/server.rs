@@ -670,8 +670,7 @@ where
             Ok(received) => received,
             Err(response) => return *response,
         };
-        let (args, bytes) = match read_args::<Args>(info, &mut parts, body, &route).await
-        {
+        let (args, bytes) = match read_args::<Args>(info, &mut parts, body, &route).await {
             Ok(read) => read,
             Err(response) => return response,
         };
@@ -980,7 +979,7 @@ where
         {
             return Ok((args, bytes));
         }
-        body_object(parts, &bytes).map_err(|response| *response)?
+        body_object(parts, &bytes, route.body_limit).map_err(|response| *response)?
     };
 
     if info.http.is_some() {
@@ -1080,14 +1079,25 @@ async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Res
 
 /// The arguments object of a request body: empty for an empty body; a non-empty body needs a
 /// JSON content type and must be a JSON object. The error is the response to send.
-fn body_object(parts: &Parts, bytes: &[u8]) -> Result<Map<String, Value>, Box<Response>> {
+///
+/// The parsed arguments may take at most the body limit in memory (at least 64 KiB), so a
+/// request holds at most about four times the limit (the body as it arrived, the body, the
+/// `Value`): a body whose `Value` would need more is `400 malformed_json`. A valid body takes
+/// the typed path and never builds a `Value`, except for REST-mapped methods, whose bodies
+/// are merged with path parameters: there a body of very many small values near the limit is
+/// refused.
+fn body_object(
+    parts: &Parts,
+    bytes: &[u8],
+    limit: usize,
+) -> Result<Map<String, Value>, Box<Response>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     if !parts.headers.contains_key(CONTENT_TYPE) {
         return Err(Box::new(unsupported_media_type()));
     }
-    match crate::validate::parse_value(bytes) {
+    match crate::validate::parse_value_within(bytes, limit.max(64 * 1024)) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Box::new(invalid_arguments(&ValidationErrors::single(
             ValidationError::new(

@@ -12,7 +12,7 @@ pub mod refine;
 mod strict;
 
 pub use error::{MAX_ERRORS, Path, Segment, ValidationError, ValidationErrors, push_escaped};
-pub use strict::parse_value;
+pub use strict::{parse_value, parse_value_within};
 
 use serde::de::DeserializeOwned;
 
