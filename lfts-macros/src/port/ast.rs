@@ -2,8 +2,11 @@
 //! Parsing records every problem in the context and keeps going, so all are reported at once.
 
 use proc_macro2::Span;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, ReturnType, TraitItem, Type};
+use syn::{
+    FnArg, GenericArgument, Ident, LitStr, Meta, Pat, PathArguments, ReturnType, TraitItem, Type,
+};
 
 use crate::ctxt::Ctxt;
 
@@ -26,6 +29,24 @@ pub struct Method {
 pub struct Arg {
     pub ident: Ident,
     pub ty: Type,
+    /// `#[lfts(rename = "wireName")]`: the argument's key in the arguments object, in a REST
+    /// path template and in a query string. `None`: the Rust name.
+    pub rename: Option<LitStr>,
+    /// The argument's refinements (`email`, `min_len = 1`, …), as written: they go verbatim
+    /// onto the wire arguments struct's field, so `derive(Schema)` checks their values (spanned
+    /// on the user's tokens) and they reach the arguments schema, the descriptor, the client's
+    /// check and the server's validation.
+    pub refinements: Vec<Meta>,
+}
+
+impl Arg {
+    /// The argument's name on the wire.
+    pub fn wire_name(&self) -> String {
+        match &self.rename {
+            Some(lit) => lit.value(),
+            None => self.ident.to_string(),
+        }
+    }
 }
 
 pub struct Http {
@@ -50,7 +71,7 @@ impl Port {
                         methods.push(m);
                     }
                     // `#[lfts(...)]` is ours; the trait the user sees must not carry it.
-                    f.attrs.retain(|a| !a.path().is_ident("lfts"));
+                    strip_attrs(f);
                 }
                 other => cx.error_spanned(
                     &*other,
@@ -59,6 +80,17 @@ impl Port {
             }
         }
         Port { item, methods }
+    }
+}
+
+/// Removes our attributes from a method and every attribute from its arguments (`Method::parse`
+/// has refused any that are not ours), so the trait can be emitted as written.
+pub fn strip_attrs(f: &mut syn::TraitItemFn) {
+    f.attrs.retain(|a| !a.path().is_ident("lfts"));
+    for input in &mut f.sig.inputs {
+        if let FnArg::Typed(pt) = input {
+            pt.attrs.clear();
+        }
     }
 }
 
@@ -118,9 +150,12 @@ impl Method {
                             );
                             ok = false;
                         }
+                        let (rename, refinements) = parse_arg_attrs(cx, &pt.attrs);
                         args.push(Arg {
                             ident: pi.ident.clone(),
                             ty: (*pt.ty).clone(),
+                            rename,
+                            refinements,
                         });
                     }
                     other => {
@@ -227,7 +262,101 @@ fn parse_attrs(cx: &Ctxt, attrs: &[syn::Attribute]) -> (bool, Option<Http>) {
     (idempotent, http)
 }
 
-/// Every `{name}` in a REST path names an argument.
+/// The refinement keys a parameter takes: those `derive(Schema)` takes on a field, less the
+/// ones that only mean something on a type (`brand`) or an error variant (`network`,
+/// `status`). `derive(Schema)` checks their values.
+const REFINEMENTS: &[&str] = &[
+    "email",
+    "url",
+    "uuid",
+    "pattern",
+    "min_len",
+    "max_len",
+    "min",
+    "max",
+    "integer",
+    "positive",
+    "negative",
+    "non_empty",
+    "min_items",
+    "max_items",
+];
+
+/// A parameter's attributes: `#[lfts(rename = "wireName")]` and refinements such as
+/// `#[lfts(email)]` or `#[lfts(min_len = 1, max_len = 100)]`. Any other attribute is an
+/// error: the parameter is a field of the wire arguments struct, and an attribute that did not
+/// reach it would be silently ignored.
+fn parse_arg_attrs(cx: &Ctxt, attrs: &[syn::Attribute]) -> (Option<LitStr>, Vec<Meta>) {
+    let mut rename: Option<LitStr> = None;
+    let mut refinements = Vec::new();
+    for attr in attrs {
+        if !attr.path().is_ident("lfts") {
+            cx.error_spanned(
+                attr,
+                "port method arguments take only `#[lfts(...)]` attributes: a refinement such as \
+                 #[lfts(email)] or #[lfts(rename = \"wireName\")]",
+            );
+            continue;
+        }
+        let metas = match attr.parse_args_with(Punctuated::<Meta, syn::Token![,]>::parse_terminated)
+        {
+            Ok(metas) => metas,
+            Err(e) => {
+                cx.syn_error(e);
+                continue;
+            }
+        };
+        for meta in metas {
+            let key = meta.path().get_ident().map(Ident::to_string);
+            match key.as_deref() {
+                // #[lfts(rename = "wireName")]
+                Some("rename") => match rename_value(&meta) {
+                    Ok(lit) if rename.is_some() => {
+                        cx.error(lit.span(), "duplicate #[lfts(rename = ...)] on this argument");
+                    }
+                    Ok(lit) => rename = Some(lit),
+                    Err(e) => cx.syn_error(e),
+                },
+                // #[lfts(email)], #[lfts(min_len = 1)], …: checked by `derive(Schema)`.
+                Some(k) if REFINEMENTS.contains(&k) => refinements.push(meta),
+                _ => cx.error_spanned(
+                    meta.path(),
+                    format!(
+                        "unknown lfts argument attribute `{}`; expected `rename = \"wireName\"` or a \
+                         refinement: {}",
+                        quote::ToTokens::to_token_stream(meta.path()),
+                        REFINEMENTS.join(", "),
+                    ),
+                ),
+            }
+        }
+    }
+    (rename, refinements)
+}
+
+/// The string of `rename = "wireName"`, which must be a non-empty name.
+fn rename_value(meta: &Meta) -> syn::Result<LitStr> {
+    let syntax = "expected a string: #[lfts(rename = \"wireName\")]";
+    let Meta::NameValue(nv) = meta else {
+        return Err(syn::Error::new_spanned(meta, syntax));
+    };
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(lit),
+        ..
+    }) = &nv.value
+    else {
+        return Err(syn::Error::new_spanned(&nv.value, syntax));
+    };
+    if lit.value().is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            "an argument's wire name cannot be empty",
+        ));
+    }
+    Ok(lit.clone())
+}
+
+/// Every `{name}` in a REST path names an argument (by its wire name).
 fn check_path(cx: &Ctxt, http: &Http, args: &[Arg]) {
     let path = http.path.value();
     let mut rest = path.as_str();
@@ -237,10 +366,17 @@ fn check_path(cx: &Ctxt, http: &Http, args: &[Arg]) {
             return;
         };
         let name = &rest[start + 1..start + len];
-        if !args.iter().any(|a| a.ident == name) {
+        if !args.iter().any(|a| a.wire_name() == name) {
+            let renamed = args
+                .iter()
+                .find(|a| a.rename.is_some() && a.ident == name)
+                .map(|a| format!("; `{name}` is renamed, write `{{{}}}`", a.wire_name()))
+                .unwrap_or_default();
             cx.error(
                 http.path.span(),
-                format!("path parameter `{{{name}}}` does not name an argument of this method"),
+                format!(
+                    "path parameter `{{{name}}}` does not name an argument of this method{renamed}"
+                ),
             );
         }
         rest = &rest[start + len + 1..];

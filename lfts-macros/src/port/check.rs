@@ -14,6 +14,27 @@ pub fn check(cx: &Ctxt, port: &Port) {
     mock_names(cx, port);
     args_struct_names(cx, port);
     reserved_prefix(cx, port);
+    wire_names(cx, port);
+}
+
+/// Two arguments of one method cannot share a wire name (`#[lfts(rename = "…")]`): they would
+/// be one key of the arguments object.
+fn wire_names(cx: &Ctxt, port: &Port) {
+    for m in &port.methods {
+        for (i, a) in m.args.iter().enumerate() {
+            let name = a.wire_name();
+            if let Some(earlier) = m.args[..i].iter().find(|o| o.wire_name() == name) {
+                let span = a.rename.as_ref().map_or(a.ident.span(), |r| r.span());
+                cx.error(
+                    span,
+                    format!(
+                        "arguments `{}` and `{}` would both be `{name}` on the wire; rename one",
+                        earlier.ident, a.ident
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// A method named like an inherent method of a generated type (`new`, `verify`…) or of

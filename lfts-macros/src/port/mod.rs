@@ -33,7 +33,7 @@ pub fn port(args: TokenStream, item: TokenStream) -> TokenStream {
         let mut item = port.item;
         for it in &mut item.items {
             if let syn::TraitItem::Fn(f) = it {
-                f.attrs.retain(|a| !a.path().is_ident("lfts"));
+                ast::strip_attrs(f);
             }
         }
         out.extend(quote::quote!(#item));

@@ -8,7 +8,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::port::ast::Port;
+use crate::port::ast::{Arg, Port};
 use crate::port::names::{self, Names};
 
 pub fn public(port: &Port, names: &Names) -> TokenStream {
@@ -22,9 +22,12 @@ pub fn public(port: &Port, names: &Names) -> TokenStream {
              client sends."
         );
         let fields = m.args.iter().map(|a| {
-            let (i, t) = (&a.ident, &a.ty);
-            let doc = format!(" The `{i}` argument.");
-            quote! { #[doc = #doc] pub #i: #t }
+            let (i, t, rename) = (&a.ident, &a.ty, serde_rename(a));
+            let doc = match &a.rename {
+                Some(r) => format!(" The `{i}` argument (`{}` on the wire).", r.value()),
+                None => format!(" The `{i}` argument."),
+            };
+            quote! { #[doc = #doc] #rename pub #i: #t }
         });
         let name = args.to_string();
         let f = names::local("f");
@@ -54,7 +57,7 @@ pub fn wire(port: &Port, names: &Names) -> TokenStream {
         let info = names.info(m);
         let args = names.wire_args(m);
         let name = m.ident.to_string();
-        let params = m.args.iter().map(|a| a.ident.to_string());
+        let params = m.args.iter().map(Arg::wire_name);
         let idempotent = m.idempotent;
         let http = match &m.http {
             Some(h) => {
@@ -76,8 +79,11 @@ pub fn wire(port: &Port, names: &Names) -> TokenStream {
             None => quote!(::core::option::Option::None),
         };
         let fields = m.args.iter().map(|a| {
-            let (i, t) = (&a.ident, &a.ty);
-            quote! { #i: #t }
+            let (i, t, rename) = (&a.ident, &a.ty, serde_rename(a));
+            // The user's own tokens, so `derive(Schema)` reports a bad value at the attribute;
+            // one attribute each, so it reports every bad value, not only the first.
+            let refinements = &a.refinements;
+            quote! { #rename #(#[lfts(#refinements)])* #i: #t }
         });
         quote! {
             #[allow(non_upper_case_globals)]
@@ -98,4 +104,10 @@ pub fn wire(port: &Port, names: &Names) -> TokenStream {
         }
     });
     quote! { #(#items)* }
+}
+
+/// `#[serde(rename = "wireName")]` for a renamed argument, on both structs: the public one's
+/// JSON is documented as the body the client sends.
+fn serde_rename(a: &Arg) -> Option<TokenStream> {
+    a.rename.as_ref().map(|r| quote! { #[serde(rename = #r)] })
 }

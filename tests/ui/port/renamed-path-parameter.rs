@@ -1,0 +1,21 @@
+use lfts::{NetworkError, Schema};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct User {
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub enum UserError {
+    NotFound,
+    #[lfts(network)]
+    Network(NetworkError),
+}
+
+#[lfts::port]
+pub trait Users {
+    #[lfts(http(get = "/users/{user_id}"))]
+    async fn get(&self, #[lfts(rename = "userId")] user_id: u64) -> Result<User, UserError>;
+}
+fn main() {}
