@@ -1019,6 +1019,7 @@ static GET_USER: MethodInfo = MethodInfo {
     http: Some(HttpMapping {
         method: HttpMethod::Get,
         path: "/users/{id}",
+        body: None,
     }),
 };
 static CREATE_USER: MethodInfo = MethodInfo {
@@ -1029,6 +1030,7 @@ static CREATE_USER: MethodInfo = MethodInfo {
     http: Some(HttpMapping {
         method: HttpMethod::Post,
         path: "/teams/{team}/users",
+        body: None,
     }),
 };
 

@@ -37,6 +37,9 @@ pub struct Arg {
     /// on the user's tokens) and they reach the arguments schema, the descriptor, the client's
     /// check and the server's validation.
     pub refinements: Vec<Meta>,
+    /// `#[lfts(body)]`: on a REST-mapped `POST`/`PUT`/`PATCH` method, this argument's JSON is
+    /// the whole request body. The span of the `body` key.
+    pub body: Option<Span>,
 }
 
 impl Arg {
@@ -150,12 +153,13 @@ impl Method {
                             );
                             ok = false;
                         }
-                        let (rename, refinements) = parse_arg_attrs(cx, &pt.attrs);
+                        let (rename, refinements, body) = parse_arg_attrs(cx, &pt.attrs);
                         args.push(Arg {
                             ident: pi.ident.clone(),
                             ty: (*pt.ty).clone(),
                             rename,
                             refinements,
+                            body,
                         });
                     }
                     other => {
@@ -188,6 +192,7 @@ impl Method {
         if let Some(http) = &http {
             check_path(cx, http, &args);
         }
+        check_body(cx, http.as_ref(), &args);
         ok.then(|| Method {
             ident: sig.ident.clone(),
             attrs: f
@@ -286,8 +291,12 @@ const REFINEMENTS: &[&str] = &[
 /// `#[lfts(email)]` or `#[lfts(min_len = 1, max_len = 100)]`. Any other attribute is an
 /// error: the parameter is a field of the wire arguments struct, and an attribute that did not
 /// reach it would be silently ignored.
-fn parse_arg_attrs(cx: &Ctxt, attrs: &[syn::Attribute]) -> (Option<LitStr>, Vec<Meta>) {
+fn parse_arg_attrs(
+    cx: &Ctxt,
+    attrs: &[syn::Attribute],
+) -> (Option<LitStr>, Vec<Meta>, Option<Span>) {
     let mut rename: Option<LitStr> = None;
+    let mut body: Option<Span> = None;
     let mut refinements = Vec::new();
     for attr in attrs {
         if !attr.path().is_ident("lfts") {
@@ -312,18 +321,28 @@ fn parse_arg_attrs(cx: &Ctxt, attrs: &[syn::Attribute]) -> (Option<LitStr>, Vec<
                 // #[lfts(rename = "wireName")]
                 Some("rename") => match rename_value(&meta) {
                     Ok(lit) if rename.is_some() => {
-                        cx.error(lit.span(), "duplicate #[lfts(rename = ...)] on this argument");
+                        cx.error(
+                            lit.span(),
+                            "duplicate #[lfts(rename = ...)] on this argument",
+                        );
                     }
                     Ok(lit) => rename = Some(lit),
                     Err(e) => cx.syn_error(e),
                 },
+                // #[lfts(body)]
+                Some("body") if matches!(meta, Meta::Path(_)) => {
+                    if body.is_some() {
+                        cx.error_spanned(meta.path(), "duplicate #[lfts(body)] on this argument");
+                    }
+                    body = Some(meta.path().span());
+                }
                 // #[lfts(email)], #[lfts(min_len = 1)], …: checked by `derive(Schema)`.
                 Some(k) if REFINEMENTS.contains(&k) => refinements.push(meta),
                 _ => cx.error_spanned(
                     meta.path(),
                     format!(
-                        "unknown lfts argument attribute `{}`; expected `rename = \"wireName\"` or a \
-                         refinement: {}",
+                        "unknown lfts argument attribute `{}`; expected `rename = \"wireName\"`, \
+                         `body` or a refinement: {}",
                         quote::ToTokens::to_token_stream(meta.path()),
                         REFINEMENTS.join(", "),
                     ),
@@ -331,7 +350,51 @@ fn parse_arg_attrs(cx: &Ctxt, attrs: &[syn::Attribute]) -> (Option<LitStr>, Vec<
             }
         }
     }
-    (rename, refinements)
+    (rename, refinements, body)
+}
+
+/// `#[lfts(body)]` is on at most one argument, of a REST-mapped `post`, `put` or `patch`
+/// method, and not on a path parameter.
+fn check_body(cx: &Ctxt, http: Option<&Http>, args: &[Arg]) {
+    let mut bodies = args.iter().filter_map(|a| a.body.map(|span| (a, span)));
+    let Some((arg, span)) = bodies.next() else {
+        return;
+    };
+    for (_, again) in bodies {
+        cx.error(
+            again,
+            "only one argument of a method can be its #[lfts(body)]",
+        );
+    }
+    match http {
+        None => cx.error(
+            span,
+            "#[lfts(body)] needs a REST mapping with a body, such as \
+             #[lfts(http(post = \"/items\"))]: the default protocol's body is the object of all \
+             arguments",
+        ),
+        Some(http) if !matches!(http.method.to_string().as_str(), "post" | "put" | "patch") => {
+            cx.error(
+                span,
+                format!(
+                    "#[lfts(body)] needs `post`, `put` or `patch`: a `{}` request has no body",
+                    http.method
+                ),
+            );
+        }
+        Some(http)
+            if http
+                .path
+                .value()
+                .contains(&format!("{{{}}}", arg.wire_name())) =>
+        {
+            cx.error(
+                span,
+                "an argument cannot be both a path parameter and the #[lfts(body)]",
+            )
+        }
+        Some(_) => {}
+    }
 }
 
 /// The string of `rename = "wireName"`, which must be a non-empty name.

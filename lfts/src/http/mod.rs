@@ -4,7 +4,9 @@
 //! # Wire protocol
 //! - `POST {base}/{Port}/{method}` with a JSON object of the named arguments; or, for a
 //!   method with a REST mapping, its method and path, path parameters by argument name and the
-//!   other arguments in the query string (`GET`, `DELETE`) or a JSON body object.
+//!   other arguments in the query string (`GET`, `DELETE`) or a JSON body object (with
+//!   `#[lfts(body)]` on one argument, that argument's JSON is the whole body and the others go in
+//!   the query string).
 //! - `200`: JSON of `T`, validated by the client against `T`'s schema (a mismatch is
 //!   [`NetworkError::SerializationError`](crate::NetworkError::SerializationError)).
 //! - A domain error: its [`RemoteError::status`](crate::RemoteError::status) (422 by default),

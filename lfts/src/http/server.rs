@@ -968,9 +968,18 @@ where
     Args: DeserializeOwned + Schema + 'static,
 {
     let schema = Args::schema();
-    let in_query = info.http.is_some_and(|m| m.method.args_in_query());
+    let in_query = info.http.is_some_and(|m| m.args_in_query());
     let mut bytes = Bytes::new();
-    let mut args = if in_query {
+    let mut args = if let Some(name) = info.http.and_then(|m| m.body) {
+        // `#[lfts(body)]`: the whole body is that one argument (an empty body is `null`).
+        bytes = read_body(parts, body, route.body_limit).await?;
+        let value = body_value(parts, &bytes, route.body_limit)
+            .map_err(|response| *response)?
+            .unwrap_or(Value::Null);
+        let mut args = Map::new();
+        args.insert(name.to_owned(), value);
+        args
+    } else if in_query {
         Map::new()
     } else {
         bytes = read_body(parts, body, route.body_limit).await?;
@@ -1091,15 +1100,10 @@ fn body_object(
     bytes: &[u8],
     limit: usize,
 ) -> Result<Map<String, Value>, Box<Response>> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    if !parts.headers.contains_key(CONTENT_TYPE) {
-        return Err(Box::new(unsupported_media_type()));
-    }
-    match crate::validate::parse_value_within(bytes, limit.max(64 * 1024)) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Box::new(invalid_arguments(&ValidationErrors::single(
+    match body_value(parts, bytes, limit)? {
+        None => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(other) => Err(Box::new(invalid_arguments(&ValidationErrors::single(
             ValidationError::new(
                 "",
                 "an object of named arguments",
@@ -1107,12 +1111,27 @@ fn body_object(
                 "the request body must be a JSON object of the named arguments",
             ),
         )))),
-        Err(e) => Err(Box::new(error_response(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the request body is not valid JSON: {e}"),
-        ))),
     }
+}
+
+/// The JSON of a request body, `None` for an empty one; a non-empty body needs a JSON
+/// content type. Bounded in memory as [`body_object`] says.
+fn body_value(parts: &Parts, bytes: &[u8], limit: usize) -> Result<Option<Value>, Box<Response>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !parts.headers.contains_key(CONTENT_TYPE) {
+        return Err(Box::new(unsupported_media_type()));
+    }
+    crate::validate::parse_value_within(bytes, limit.max(64 * 1024))
+        .map(Some)
+        .map_err(|e| {
+            Box::new(error_response(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the request body is not valid JSON: {e}"),
+            ))
+        })
 }
 
 fn unsupported_media_type() -> Response {

@@ -81,7 +81,11 @@ pub(crate) fn target(
         }
     }
 
-    if mapping.method.args_in_query() {
+    // `#[lfts(body)]`: that argument's JSON is the whole body (`null` when it is absent).
+    let body = mapping
+        .body
+        .map(|name| args.remove(name).unwrap_or(Value::Null));
+    if mapping.args_in_query() {
         let pairs: Vec<(String, String)> = args
             .iter()
             .flat_map(|(k, v)| match v {
@@ -96,7 +100,7 @@ pub(crate) fn target(
                 q.append_pair(k, v);
             }
         }
-        Ok(Target { url, body: None })
+        Ok(Target { url, body })
     } else {
         Ok(Target {
             url,
@@ -297,6 +301,7 @@ mod tests {
         http: Some(HttpMapping {
             method: HttpMethod::Get,
             path: "/users/{id}/items",
+            body: None,
         }),
     };
 

@@ -50,6 +50,19 @@ pub struct HttpMapping {
     /// The path template, relative to the client's base URL, with `{name}` for a path
     /// parameter filled from the argument of that name (`"/users/{id}"`).
     pub path: &'static str,
+    /// The argument (its wire name) whose JSON is the whole request body
+    /// (`#[lfts(body)]`), for `POST`, `PUT` and `PATCH`; the other arguments that are not
+    /// path parameters then go in the query string. `None`: the body is a JSON object of
+    /// those arguments.
+    pub body: Option<&'static str>,
+}
+
+impl HttpMapping {
+    /// Where the arguments that are not path parameters go: the query string for `GET` and
+    /// `DELETE`, and for a method whose body is one argument (`#[lfts(body)]`).
+    pub const fn args_in_query(&self) -> bool {
+        self.method.args_in_query() || self.body.is_some()
+    }
 }
 
 /// The static facts about one port method, which transports and resilience layers read.
@@ -64,7 +77,7 @@ pub struct HttpMapping {
 ///     name: "get_user",
 ///     params: &["id"],
 ///     idempotent: true,
-///     http: Some(HttpMapping { method: HttpMethod::Get, path: "/users/{id}" }),
+///     http: Some(HttpMapping { method: HttpMethod::Get, path: "/users/{id}", body: None }),
 /// };
 /// assert_eq!(GET_USER.to_string(), "UserService.get_user");
 /// ```

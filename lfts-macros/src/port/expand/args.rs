@@ -69,10 +69,18 @@ pub fn wire(port: &Port, names: &Names) -> TokenStream {
                     _ => quote!(Post),
                 };
                 let path = &h.path;
+                let body = match m.args.iter().find(|a| a.body.is_some()) {
+                    Some(a) => {
+                        let name = a.wire_name();
+                        quote!(::core::option::Option::Some(#name))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
                 quote! {
                     ::core::option::Option::Some(::lfts::port::HttpMapping {
                         method: ::lfts::port::HttpMethod::#verb,
                         path: #path,
+                        body: #body,
                     })
                 }
             }
