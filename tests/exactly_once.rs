@@ -69,6 +69,8 @@ pub trait Orders: Send + Sync {
 #[derive(Default)]
 struct Book {
     next: AtomicU64,
+    /// Calls of `place` that have started (before their delay).
+    started: AtomicU64,
     orders: Mutex<Vec<Order>>,
     delay: Mutex<Duration>,
     panicked: AtomicBool,
@@ -92,6 +94,17 @@ impl Book {
         order
     }
 
+    /// Waits (up to 10 s) until `n` calls of `place` have started.
+    async fn until_started(&self, n: u64) {
+        for _ in 0..1000 {
+            if self.started.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{n} calls did not start");
+    }
+
     fn created(&self) -> usize {
         self.orders.lock().unwrap().len()
     }
@@ -99,6 +112,7 @@ impl Book {
 
 impl Orders for Arc<Book> {
     async fn place(&self, request: String, qty: u32) -> Result<Order, OrderError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
         if qty == 0 {
             return Err(OrderError::OutOfStock { item: request });
         }
@@ -371,7 +385,7 @@ async fn a_duplicate_waits_a_bounded_time_then_gets_409() {
         let url = url.clone();
         async move { post(&url, "place", Some("k"), body).await }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    book.until_started(1).await;
     let (status, headers, _) = post(&url, "place", Some("k"), body).await;
     assert_eq!(status, 409);
     assert_eq!(headers["x-lfts-error"], "idempotency_in_progress");
@@ -384,7 +398,7 @@ async fn a_duplicate_waits_a_bounded_time_then_gets_409() {
         let client = client.clone();
         async move { client.place("slow".into(), 1).await }
     }));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    book.until_started(2).await;
     let error = Context::new()
         .with_idempotency_key("k2")
         .scope(client.place("slow".into(), 1))
@@ -887,7 +901,7 @@ async fn a_call_longer_than_its_lease_keeps_its_key() {
         let url = url.clone();
         async move { post(&url, "place", Some("k"), body).await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    book.until_started(1).await;
     let (status, headers, second) = post(&url, "place", Some("k"), body).await;
     let (_, _, first) = first.await.unwrap();
     assert_eq!(status, 200);
@@ -1031,7 +1045,7 @@ async fn keyed_calls_in_flight_are_bounded() {
         let url = url.clone();
         async move { post(&url, "place", Some("a"), r#"{"request":"a","qty":1}"#).await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    book.until_started(1).await;
     let (status, headers, _) = post(&url, "place", Some("b"), r#"{"request":"b","qty":1}"#).await;
     assert_eq!(status, 503);
     assert_eq!(headers["x-lfts-error"], "overloaded");
