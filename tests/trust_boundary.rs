@@ -484,3 +484,71 @@ async fn a_bare_status_takes_the_variant_fields_from_the_body() {
         "{error:?}"
     );
 }
+
+/// Sets its flag when dropped: proves a handler future was cancelled.
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SlowError {
+    #[lfts(network)]
+    Network { error: NetworkError },
+}
+
+#[lfts::port]
+pub trait Slow: Send + Sync {
+    #[lfts(idempotent)]
+    async fn wait(&self, ms: u64) -> Result<u64, SlowError>;
+}
+
+struct Sleeper(Arc<std::sync::atomic::AtomicBool>);
+
+impl Slow for Sleeper {
+    async fn wait(&self, ms: u64) -> Result<u64, SlowError> {
+        let _flag = DropFlag(Arc::clone(&self.0));
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        Ok(ms)
+    }
+}
+
+#[tokio::test]
+async fn the_server_drops_a_handler_at_the_callers_deadline() {
+    use std::time::Duration;
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = serve(
+        SlowServer::new(Sleeper(Arc::clone(&dropped))).router(),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let slow = SlowClient::new(server.url()).unwrap();
+    let started = std::time::Instant::now();
+    let error = lfts::Context::new()
+        .with_timeout(Duration::from_millis(300))
+        .scope(slow.wait(10_000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            SlowError::Network {
+                error: NetworkError::HttpError { status: 504, .. }
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the handler was not cancelled"
+    );
+    // Without a deadline the call completes.
+    assert_eq!(slow.wait(10).await, Ok(10));
+    server.shutdown().await.unwrap();
+}

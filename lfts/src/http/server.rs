@@ -705,10 +705,25 @@ where
             std::mem::take(&mut parts.headers),
         );
         match dedup {
-            None => context
-                .scope(run(move || handler(args)))
-                .await
-                .into_response(),
+            // The caller's deadline bounds the call: past it the handler is dropped. A keyed
+            // call is not cancelled: it runs to completion so that its outcome is recorded.
+            None => match context.deadline() {
+                Some(deadline) => {
+                    let call = context.scope(run(move || handler(args)));
+                    match tokio::time::timeout_at(deadline, call).await {
+                        Ok(ran) => ran.into_response(),
+                        Err(_) => error_response(
+                            StatusCode::GATEWAY_TIMEOUT,
+                            "deadline_exceeded",
+                            "the caller's deadline passed before the call completed",
+                        ),
+                    }
+                }
+                None => context
+                    .scope(run(move || handler(args)))
+                    .await
+                    .into_response(),
+            },
             Some((dedup, key, fingerprint)) => {
                 exactly_once(dedup, key, fingerprint, context, handler, args).await
             }

@@ -190,6 +190,14 @@ impl Layer for Retry {
                 return Err(error);
             }
             let delay = self.backoff(attempt - 1);
+            // The logical call's deadline bounds every retry: no attempt starts that could not
+            // begin before it.
+            if let Some(deadline) = context.deadline()
+                && tokio::time::Instant::now() + delay >= deadline
+            {
+                tracing::debug!(%method, attempt, "lfts: no time left for a retry before the deadline");
+                return Err(error);
+            }
             if let Some(network) = error.network() {
                 tracing::debug!(
                     %method,
