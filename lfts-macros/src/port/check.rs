@@ -5,7 +5,7 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 
 use super::ast::Port;
-use super::expand::{client, layered, mock, server};
+use super::expand::{client, fallback, layered, mock, server};
 use super::names::{self, RESERVED_PREFIX};
 use crate::ctxt::Ctxt;
 
@@ -38,13 +38,14 @@ fn wire_names(cx: &Ctxt, port: &Port) {
 }
 
 /// A method named like an inherent method of a generated type (`new`, `verify`…) or of
-/// `Layered` would be shadowed by it; `__…` is reserved for generated methods (`__dyn_m`).
+/// `Layered` or `Fallback` would be shadowed by it; `__…` is reserved for generated methods (`__dyn_m`).
 fn inherent_names(cx: &Ctxt, port: &Port) {
     let inherent = [
         client::INHERENT,
         server::INHERENT,
         mock::INHERENT,
         layered::INHERENT,
+        fallback::INHERENT,
     ];
     for m in &port.methods {
         let name = m.ident.to_string();

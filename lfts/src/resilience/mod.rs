@@ -18,6 +18,7 @@
 //! let _inner: &Users = users.inner().inner();
 //! ```
 
+mod fallback;
 mod identity;
 mod retry;
 mod timeout;
@@ -25,6 +26,7 @@ mod timeout;
 use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 
+pub use fallback::{Fallback, FallbackExt};
 pub use identity::Identity;
 pub use retry::Retry;
 pub use timeout::Timeout;

@@ -32,6 +32,7 @@ mod assertions;
 pub mod client;
 mod descriptor;
 mod dyn_form;
+pub mod fallback;
 pub mod layered;
 pub mod mock;
 pub mod server;
@@ -60,6 +61,7 @@ pub fn expand(port: &Port) -> TokenStream {
         server::impls(port, &names),
         mock::impls(port, &names),
         layered::expand(port, &names),
+        fallback::expand(port, &names),
         dyn_form::impls(port, &names),
         assertions::expand(port),
     ];
