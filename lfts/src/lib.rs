@@ -167,8 +167,11 @@
 //!
 //! # Resilience
 //! [`Layer`]s wrap any implementation of a port without changing it: [`resilience::Timeout`]
-//! bounds each attempt, [`resilience::Retry`] replays transient network failures with one
-//! idempotency key per logical call. See [`resilience`].
+//! bounds each attempt or, with `Timeout::overall`, the whole call (the deadline every layer,
+//! the client and the server then respect); [`resilience::Retry`] replays transient network
+//! failures with one idempotency key per logical call and starts no attempt past the deadline;
+//! `primary.fallback(secondary)` ([`resilience::Fallback`]) lets a second implementation of the
+//! same port answer when the first fails on the way. See [`resilience`].
 //!
 //! # Interop
 //! The JSON encoding of a [`TypeObject`] is nested `[op, payload…]` arrays in the LFTS
