@@ -54,7 +54,7 @@ use axum::http::HeaderMap;
 use tokio::time::Instant;
 
 pub use trace::{TraceContext, new_idempotency_key};
-pub(crate) use trace::{push_hex, random_u64};
+pub(crate) use trace::{push_hex, random_bytes, random_u64};
 
 tokio::task_local! {
     static CURRENT: Context;
@@ -139,10 +139,7 @@ impl Context {
 
     /// This context with a deadline `timeout` from now (or the earlier one it had).
     pub fn with_timeout(self, timeout: Duration) -> Context {
-        let deadline = Instant::now()
-            .checked_add(timeout)
-            .unwrap_or_else(far_future);
-        self.with_deadline(deadline)
+        self.with_deadline(instant_after(Instant::now(), timeout))
     }
 
     /// The W3C trace context of the call, if any.
@@ -193,9 +190,13 @@ impl Context {
     }
 }
 
-/// A deadline so far ahead that it never passes (for a timeout too large for the clock).
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+/// `now + span`, or, when that does not fit the clock (a `Duration::MAX` timeout), an instant
+/// so far ahead that it never passes. Every deadline, lease and expiry lfts computes goes
+/// through here.
+pub(crate) fn instant_after(now: Instant, span: Duration) -> Instant {
+    now.checked_add(span)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365 * 30)))
+        .unwrap_or(now)
 }
 
 impl fmt::Debug for Context {

@@ -28,7 +28,7 @@ use tracing::Instrument;
 use super::DEFAULT_BODY_LIMIT;
 use super::idempotency::{self, Begin, Idempotency, IdempotencyStore, MemoryStore, StoredOutcome};
 use super::wire;
-use crate::context::{Context, TraceContext};
+use crate::context::{Context, TraceContext, instant_after};
 use crate::port::{HttpMethod, MethodInfo, NetworkError, PortDescriptor, RemoteError};
 use crate::schema::{Node, Schema, TypeObject};
 use crate::validate::{ValidationError, ValidationErrors};
@@ -707,23 +707,21 @@ where
         match dedup {
             // The caller's deadline bounds the call: past it the handler is dropped. A keyed
             // call is not cancelled: it runs to completion so that its outcome is recorded.
-            None => match context.deadline() {
-                Some(deadline) => {
-                    let call = context.scope(run(move || handler(args)));
-                    match tokio::time::timeout_at(deadline, call).await {
+            None => {
+                let deadline = context.deadline();
+                let call = context.scope(run(move || handler(args)));
+                match deadline {
+                    Some(deadline) => match tokio::time::timeout_at(deadline, call).await {
                         Ok(ran) => ran.into_response(),
                         Err(_) => error_response(
                             StatusCode::GATEWAY_TIMEOUT,
                             "deadline_exceeded",
                             "the caller's deadline passed before the call completed",
                         ),
-                    }
+                    },
+                    None => call.await.into_response(),
                 }
-                None => context
-                    .scope(run(move || handler(args)))
-                    .await
-                    .into_response(),
-            },
+            }
             Some((dedup, key, fingerprint)) => {
                 exactly_once(dedup, key, fingerprint, context, handler, args).await
             }
@@ -759,7 +757,7 @@ where
     let token = idempotency::new_token();
     // A duplicate waits at most the configured time, and never past its caller's deadline.
     let now = Instant::now();
-    let mut wait_until = now.checked_add(dedup.wait).unwrap_or(now);
+    let mut wait_until = instant_after(now, dedup.wait);
     if let Some(deadline) = context.deadline() {
         wait_until = wait_until.min(deadline);
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Layer;
-use crate::context::Context;
+use crate::context::{Context, instant_after};
 use crate::port::{MethodInfo, NetworkError, RemoteError};
 
 /// Bounds a call with tokio's clock: each attempt ([`per_attempt`](Timeout::per_attempt)) or
@@ -96,9 +96,7 @@ impl Layer for Timeout {
     {
         let context = Context::current();
         let now = Instant::now();
-        let mine = now
-            .checked_add(self.limit)
-            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        let mine = instant_after(now, self.limit);
         // The earlier of this limit and the caller's deadline; an overall limit becomes the
         // deadline of everything inside.
         let (deadline, context) = if self.overall {

@@ -9,6 +9,8 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::context::instant_after;
+
 use super::{Begin, IdempotencyStore, NOT_STORED, StoreError, StoredOutcome};
 
 /// The default bound on keys held (in flight and completed).
@@ -161,7 +163,7 @@ impl MemoryStore {
             key.to_owned(),
             Entry {
                 fingerprint: fingerprint.to_owned(),
-                until: later(now, lease),
+                until: instant_after(now, lease),
                 record: Record::InFlight {
                     token: token.to_owned(),
                     notify: Arc::new(Notify::new()),
@@ -176,7 +178,7 @@ impl MemoryStore {
         let mut state = self.lock();
         match state.map.get_mut(key) {
             Some(entry) if entry.until > now && entry.owned_by(token) => {
-                entry.until = later(now, lease);
+                entry.until = instant_after(now, lease);
                 true
             }
             _ => false,
@@ -194,7 +196,7 @@ impl MemoryStore {
                 else {
                     return false;
                 };
-                entry.until = later(now, ttl);
+                entry.until = instant_after(now, ttl);
                 notify
             }
             _ => return false,
@@ -213,7 +215,7 @@ impl MemoryStore {
                 whole,
                 ..
             } = &mut *state;
-            let current = |(k, s): &(String, u64)| matches!(map.get(k).map(|e| &e.record), Some(Record::Done { seq, .. }) if seq == s);
+            let current = |(k, s): &(String, u64)| completed_under(map, k, *s);
             completed.retain(current);
             whole.retain(current);
         }
@@ -243,11 +245,12 @@ impl MemoryStore {
     }
 }
 
-/// `now + span`, or far ahead when that overflows the clock.
-fn later(now: Instant, span: Duration) -> Instant {
-    now.checked_add(span)
-        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
-        .unwrap_or(now)
+/// Whether `key` completed under `seq` and has not changed since.
+fn completed_under(map: &HashMap<String, Entry>, key: &str, seq: u64) -> bool {
+    matches!(
+        map.get(key).map(|e| &e.record),
+        Some(Record::Done { seq: s, .. }) if *s == seq
+    )
 }
 
 impl State {
@@ -259,10 +262,7 @@ impl State {
 
     /// Whether `key` completed under `seq` and has not changed since.
     fn is_current(&self, key: &str, seq: u64) -> bool {
-        matches!(
-            self.map.get(key).map(|e| &e.record),
-            Some(Record::Done { seq: s, .. }) if *s == seq
-        )
+        completed_under(&self.map, key, seq)
     }
 
     /// Drops expired outcomes from the front of the completion order. Outcomes share one TTL

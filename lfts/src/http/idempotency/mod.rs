@@ -342,10 +342,7 @@ pub(crate) fn digest(parts: &[&[u8]]) -> String {
 /// A fresh ownership token.
 pub(crate) fn new_token() -> String {
     let mut out = String::with_capacity(32);
-    let a = crate::context::random_u64().to_be_bytes();
-    let b = crate::context::random_u64().to_be_bytes();
-    crate::context::push_hex(&mut out, &a);
-    crate::context::push_hex(&mut out, &b);
+    crate::context::push_hex(&mut out, &crate::context::random_bytes::<16>());
     out
 }
 
