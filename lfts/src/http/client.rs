@@ -153,8 +153,9 @@ impl Client {
     ///    a mismatch is a `SerializationError`.
     /// 4. Any other status: a protocol error (marked [`x-lfts-error`](super::PROTOCOL_ERROR))
     ///    is [`NetworkError::HttpError`]; else a JSON body that validates as `E` is returned as
-    ///    `Err(E)`; else [`E::from_status`](RemoteError::from_status), if it gives a value;
-    ///    else `HttpError` with the body cut to the configured bound.
+    ///    `Err(E)` (unless it is `E`'s network variant: a forged failure is a
+    ///    `SerializationError`); else [`E::from_status_body`](RemoteError::from_status_body),
+    ///    if it gives a value; else `HttpError` with the body cut to the configured bound.
     ///
     /// Transport failures map by type, never by message: a timeout is `Timeout` (with the
     /// per-call timeout, or the connect timeout if connecting timed out); a connect failure
